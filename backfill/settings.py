@@ -1,0 +1,86 @@
+"""Backfill configuration, read from the environment by pydantic-settings.
+
+Every setting has the name DESIGN.md gives it. A bad or missing setting fails at start-up, before any request,
+with the variable named (``SettingsError``). Tokens are ``SecretStr``: they never reach logs, results or artifacts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings", "require"]
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """All of Backfill's settings. Field names map 1:1 to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # sources
+    jira_url: AnyHttpUrl | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    tempo_api_url: AnyHttpUrl = AnyHttpUrl("https://api.tempo.io")
+    tempo_api_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api")
+    slack_bot_token: SecretStr | None = None
+    notion_api_url: AnyHttpUrl = AnyHttpUrl("https://api.notion.com")
+    notion_token: SecretStr | None = None
+    github_api_url: AnyHttpUrl = AnyHttpUrl("https://api.github.com")
+    github_token: SecretStr | None = None
+    fireflies_api_url: AnyHttpUrl = AnyHttpUrl("https://api.fireflies.ai/graphql")
+    fireflies_api_key: SecretStr | None = None
+
+    # embeddings
+    openai_api_key: SecretStr | None = None
+    openai_base_url: AnyHttpUrl | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int | None = Field(default=None, gt=0, le=20_000)
+
+    # vector store
+    pinecone_api_key: SecretStr | None = None
+    pinecone_index_host: str | None = None
+    pinecone_namespace: str = Field(default="backfill", min_length=1, max_length=512)
+
+    # engine
+    backfill_store: Literal["lancedb", "pinecone"] = "lancedb"
+    backfill_embedder: Literal["local", "openai"] = "local"
+    backfill_home: Path = Path(".backfill")
+    # A saved Prefect filesystem block (e.g. "s3-bucket/backfill-results") for task results *and* source state:
+    # managed workers lose their disk, so resume and watermarks must live in the bucket.
+    backfill_results_block: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
+
+    # alerts
+    slack_webhook_url: SecretStr | None = None
+
+    @field_validator("pinecone_namespace")
+    @classmethod
+    def _namespace_is_explicit(cls, value: str) -> str:
+        # "" and "__default__" mean different things at different API versions: always use a named namespace.
+        if value in {"", "__default__"} or not value.isascii():
+            raise ValueError("must be a non-empty ASCII name other than '__default__'")
+        return value
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, turning a validation error into one naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors())
+        raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Fail before any work when a setting a command needs is unset, naming every missing variable."""
+    missing = [name.upper() for name in names if getattr(settings, name.lower()) in (None, "")]
+    if missing:
+        raise SettingsError(f"missing required setting(s): {', '.join(missing)}")

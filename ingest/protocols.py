@@ -1,0 +1,73 @@
+"""The two seams of the ingest engine: an Embedder and a VectorStore. The pipeline knows nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Embedder", "Match", "Record", "VectorStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One vector with its flat metadata, as written to a store."""
+
+    id: str
+    values: list[float]
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One search hit."""
+
+    id: str
+    score: float
+    metadata: dict[str, object]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors. Implementations bound their own batches and retry transient errors."""
+
+    model: str
+    dimensions: int
+    max_chunk_tokens: int  # the chunk size that fits the model without silent truncation
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for ``texts``, in order."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Where vectors live. Every call is scoped to the store's one explicit namespace."""
+
+    def upsert(self, records: Sequence[Record]) -> int:
+        """Write records; return how many the store acknowledged. Raises when any batch is rejected."""
+        ...
+
+    def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        """Metadata of the ids that exist (missing ids are simply absent)."""
+        ...
+
+    def list_ids(self, prefix: str) -> Iterator[str]:
+        """Every vector id starting with ``prefix``."""
+        ...
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete vectors by id (missing ids are ignored)."""
+        ...
+
+    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
+        """Nearest vectors, optionally only from one source."""
+        ...
+
+    def count(self) -> int:
+        """Number of vectors in the namespace."""
+        ...
+
+    def finish(self) -> None:
+        """End-of-run housekeeping (e.g. LanceDB compaction)."""
+        ...

@@ -1,0 +1,1 @@
+"""Deterministic corpora for the sandbox APIs: same seed and scale, byte-identical data."""
