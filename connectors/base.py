@@ -1,0 +1,174 @@
+"""The connector shape every source follows: partitions as values, lazy fetch, failures as data.
+
+A ``Partition`` is the whole cache key of a fetch task, so it is a small frozen pydantic model:
+hashable, ordered, JSON round-trippable, with explicit UTC bounds ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import total_ordering
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ingest.document import Document
+
+__all__ = [
+    "Connector",
+    "FetchFailure",
+    "Partition",
+    "Window",
+    "epoch_ms",
+    "floor_minute",
+    "month_bounds",
+    "month_partitions",
+    "parse_timestamp",
+    "slice_bounds",
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class Window(BaseModel):
+    """A time window ``[start, end)`` in UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    _utc = field_validator("start", "end")(_to_utc)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start >= self.end:
+            raise ValueError(f"window start {self.start.isoformat()} must be before end {self.end.isoformat()}")
+        return self
+
+
+@total_ordering
+class Partition(BaseModel):
+    """One unit of fetching: a source, a scope (project, channel, "all"), ``[start, end)`` UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str = Field(min_length=1)
+    scope: str = Field(min_length=1)
+    start: AwareDatetime
+    end: AwareDatetime
+
+    _utc = field_validator("start", "end")(_to_utc)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Partition:
+        if self.start >= self.end:
+            raise ValueError(f"partition start {self.start.isoformat()} must be before end {self.end.isoformat()}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """A readable, unique string for logs, run names and failure records."""
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        return f"{self.source}:{self.scope}:{self.start.strftime(fmt)}..{self.end.strftime(fmt)}"
+
+    def _sort_key(self) -> tuple[str, str, datetime, datetime]:
+        return (self.source, self.scope, self.start, self.end)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Partition):
+            return NotImplemented
+        return self._sort_key() < other._sort_key()
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+class FetchFailure(BaseModel):
+    """A record that could not be turned into a Document: kept as data, reported, retried by later runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reason: str
+
+
+def month_bounds(window: Window) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end)`` at UTC calendar-month boundaries; the first and last pieces may be partial."""
+    pieces: list[tuple[datetime, datetime]] = []
+    cursor = window.start
+    while cursor < window.end:
+        year, month = (cursor.year + 1, 1) if cursor.month == 12 else (cursor.year, cursor.month + 1)
+        boundary = datetime(year, month, 1, tzinfo=UTC)
+        pieces.append((cursor, min(boundary, window.end)))
+        cursor = boundary
+    return pieces
+
+
+def month_partitions(source: str, scopes: list[str], window: Window) -> list[Partition]:
+    """One partition per scope × UTC month of the window, sorted."""
+    return sorted(
+        Partition(source=source, scope=scope, start=start, end=end)
+        for scope in scopes
+        for start, end in month_bounds(window)
+    )
+
+
+def floor_minute(instant: datetime) -> datetime:
+    """``instant`` truncated to the minute (JQL compares ``updated`` at minute precision)."""
+    return instant.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def slice_bounds(window: Window, months: int) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end)`` at UTC boundaries every ``months`` months (Jan 1, Jul 1 for 6).
+
+    Anchored boundaries keep the bounds of closed slices identical from run to run, so a resumed or repeated
+    run finds their fetch results in the cache; only the open, most recent slice changes.
+    """
+    pieces: list[tuple[datetime, datetime]] = []
+    cursor = window.start
+    while cursor < window.end:
+        index = (cursor.year * 12 + cursor.month - 1) // months * months + months
+        boundary = datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+        pieces.append((cursor, min(boundary, window.end)))
+        cursor = boundary
+    return pieces
+
+
+def epoch_ms(instant: datetime) -> int:
+    """Milliseconds since the epoch: a time-zone-free bound (Jira reads unquoted numbers in JQL this way)."""
+    return int(instant.astimezone(UTC).timestamp() * 1000)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse a vendor timestamp (``2025-03-04T17:02:10.456+0000``, ``…Z``, ``…+00:00``) into aware UTC."""
+    parsed = datetime.fromisoformat(value)  # 3.11 accepts +0000, Z and fractional seconds
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no offset")
+    return parsed.astimezone(UTC)
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every ``connectors/<source>.py`` offers. Implementations never import prefect and yield lazily."""
+
+    source: str
+
+    def partitions(self, window: Window, **filters: Any) -> list[Partition]:
+        """The partitions covering ``window`` (after applying source filters such as project keys)."""
+        ...
+
+    def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
+        """Every item of the partition, lazily; an unmappable record is a FetchFailure."""
+        ...
+
+    def check(self) -> None:
+        """One cheap authenticated call; raises AuthError naming the setting when credentials are rejected."""
+        ...
+
+    def list_ids(self, scope: str) -> Iterator[str]:
+        """Every live document id in ``scope`` (for pruning deletions)."""
+        ...

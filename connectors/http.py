@@ -1,0 +1,374 @@
+"""The one HTTP layer: every connector's client comes from ``make_client``.
+
+It owns what connectors must not re-implement: timeouts, a per-API token-bucket rate limiter, retries
+(tenacity) on 429/5xx/connection errors honouring ``Retry-After`` and vendor reset headers, the one error
+classifier (connectors/errors.py), JSON validation, secret redaction, and the only loop over pages
+(``ApiClient.paginate``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, wait_random_exponential
+
+from connectors.auth import BasicAuth, BearerAuth, HeaderAuth, SecretAuth
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    PaginationError,
+    RateLimitedError,
+    Redactor,
+    RejectedRequestError,
+    TransientError,
+)
+from connectors.paginators import (
+    CursorPaginator,
+    LinkHeaderPaginator,
+    NextPageTokenPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageRequest,
+    Paginator,
+    SinglePagePaginator,
+)
+from connectors.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
+
+# Auth classes, the limiter and the paginators live in their own modules (file size); they are re-exported
+# here because this module is the HTTP layer's front door.
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ApiClient",
+    "BasicAuth",
+    "BearerAuth",
+    "CursorPaginator",
+    "HeaderAuth",
+    "LinkHeaderPaginator",
+    "NextPageTokenPaginator",
+    "NextUrlPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageRequest",
+    "Paginator",
+    "RateLimiter",
+    "RetryPolicy",
+    "SinglePagePaginator",
+    "make_client",
+]
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USER_AGENT = "backfill/0.1 (+https://github.com/backfill)"
+DEFAULT_MAX_PAGES = 10_000
+_EXCERPT_CHARS = 200
+_DISPLAY = {"github": "GitHub", "openai": "OpenAI", "jira": "Jira", "tempo": "Tempo", "notion": "Notion"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to retry transient failures. ``sleep`` is a seam: tests record waits instead of sleeping."""
+
+    max_attempts: int = 6
+    # An HTML page or a truncated body under HTTP 200 is usually a proxy or maintenance blip: retry it a little,
+    # then fail with the excerpt. (Other 4xx are never retried.)
+    malformed_attempts: int = 3
+    max_total_wait_s: float = 180.0  # a Retry-After beyond what is left of this budget fails now, not later
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing with its context (request and raw response, e.g. for rate-limit headers)."""
+
+    request: PageRequest
+    data: Any
+    response: httpx.Response
+
+
+def _partition_key(partition: object | None) -> str | None:
+    if partition is None:
+        return None
+    return str(getattr(partition, "key", partition))
+
+
+class ApiClient:
+    """An httpx.Client plus retries, rate limiting, error classification and the page loop, for one API."""
+
+    def __init__(
+        self,
+        api: str,
+        http: httpx.Client,
+        *,
+        auth: httpx.Auth | None,
+        limiter: RateLimiter | None,
+        retry: RetryPolicy,
+        redactor: Redactor,
+    ) -> None:
+        self.api = api
+        self.display = _DISPLAY.get(api, api.title())
+        self._http = http
+        self._auth = auth
+        self._limiter = limiter
+        self._retry = retry
+        self.redact = redactor
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request, retried ------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint_label: str | None = None,
+        partition: object | None = None,
+        allow_status: Collection[int] = (),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request with retries; return a 2xx response (or a status in ``allow_status``)."""
+        response, _ = self._call(method, path, endpoint_label, partition, allow_status, None, kwargs)
+        return response
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        endpoint_label: str | None,
+        partition: object | None,
+        allow: Collection[int],
+        expect: type | None,
+        kwargs: dict[str, Any],
+    ) -> tuple[httpx.Response, Any]:
+        """The retry wrapper around send (+ parse when ``expect`` is given): the only place that retries."""
+        endpoint = endpoint_label or f"{method.upper()} {path.split('?', 1)[0]}"
+        where = {"source": self.api, "endpoint": endpoint, "partition": _partition_key(partition)}
+        self._check_same_origin(path, where)
+        retrying = Retrying(
+            retry=self._is_retriable,
+            stop=self._should_stop,
+            wait=self._wait_for,
+            sleep=self._retry.sleep,
+            retry_error_callback=self._give_up,
+        )
+        for attempt in retrying:
+            with attempt:
+                response = self._send_once(method, path, where, allow, kwargs)
+                if expect is None or (response.status_code in allow and not response.is_success):
+                    return response, None
+                return response, self.parse_json(response, expect=expect, endpoint=endpoint, partition=partition)
+        raise AssertionError("unreachable: tenacity either returns, raises or calls _give_up")
+
+    def _send_once(
+        self, method: str, path: str, where: dict[str, Any], allow: Collection[int], kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # timeouts, refused/dropped connections, truncated transfers
+            raise TransientError(
+                self.redact(f"{self.display} {where['endpoint']}: {type(exc).__name__}: {exc}"), **where
+            ) from None
+        if response.is_success or response.status_code in allow:
+            return response
+        raise self._classify(response, where)
+
+    def _is_retriable(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientError):
+            return True
+        return isinstance(exc, MalformedResponseError) and not isinstance(exc, RejectedRequestError)
+
+    def _classify(self, response: httpx.Response, where: dict[str, Any]) -> ConnectorError:
+        """The one status classifier: 429/5xx → retry; 401/403 → auth; any other 4xx → rejected."""
+        status = response.status_code
+        label = f"{self.display} {where['endpoint']}"
+        part = f" [partition {where['partition']}]" if where["partition"] else ""
+        if status == 429 or _is_quota_403(response):
+            wait = retry_after_seconds(response.headers, use_reset=True)
+            return RateLimitedError(f"{label}: rate limited (HTTP {status}){part}", retry_after=wait, **where)
+        if status >= 500:
+            wait = retry_after_seconds(response.headers, use_reset=False)
+            msg = f"{label}: server error HTTP {status}{part}: {self._excerpt(response)}"
+            return TransientError(self.redact(msg), retry_after=wait, **where)
+        if status in (401, 403):
+            setting = getattr(self._auth, "setting", None) or "its credentials"
+            why = "rejected" if status == 401 else "refused (missing permission or wrong host/region) with"
+            msg = f"{self.display} {why} {setting} for {self.base_url} (HTTP {status} on {where['endpoint']})"
+            return AuthError(self.redact(msg), **where)
+        msg = f"{label}: HTTP {status}{part}: {self._excerpt(response)}"
+        return RejectedRequestError(self.redact(msg), status_code=status, **where)
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self._retry.max_attempts:
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, MalformedResponseError) and state.attempt_number >= self._retry.malformed_attempts:
+            return True
+        wanted = getattr(exc, "retry_after", None) or 0.0
+        return state.idle_for + wanted > self._retry.max_total_wait_s
+
+    def _wait_for(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        wanted = getattr(exc, "retry_after", None)
+        if wanted is not None:
+            return max(0.0, wanted)
+        backoff = wait_random_exponential(multiplier=self._retry.backoff_base_s, max=self._retry.backoff_max_s)
+        return backoff(state)
+
+    @staticmethod
+    def _give_up(state: RetryCallState) -> Any:
+        exc = state.outcome.exception() if state.outcome else None
+        assert isinstance(exc, ConnectorError)
+        exc.args = (f"{exc.args[0]} (gave up after {state.attempt_number} attempts)",)
+        raise exc
+
+    def _check_same_origin(self, path: str, where: dict[str, Any]) -> None:
+        # A next link to another host would carry our credentials there: refuse rather than leak a token.
+        if not re.match(r"(?i)^https?://", path):
+            return
+        target, base = httpx.URL(path), httpx.URL(self.base_url)
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            msg = f"{self.display} {where['endpoint']}: next link points to another origin {target.host!r}"
+            raise MalformedResponseError(self.redact(msg), **where)
+
+    # -- JSON ------------------------------------------------------------
+
+    def get_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: type = dict,
+        endpoint_label: str | None = None,
+        partition: object | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a request and return its body, checked to be JSON whose top level is an ``expect``."""
+        _, data = self._call(method, path, endpoint_label, partition, (), expect, kwargs)
+        return data
+
+    def parse_json(
+        self, response: httpx.Response, *, expect: type, endpoint: str, partition: object | None = None
+    ) -> Any:
+        where = {"source": self.api, "endpoint": endpoint, "partition": _partition_key(partition)}
+        label = f"{self.display} {endpoint} (HTTP {response.status_code})"
+        part = f" [partition {where['partition']}]" if where["partition"] else ""
+        ctype = response.headers.get("content-type", "")
+        text = response.text
+        if "html" in ctype or text.lstrip()[:1] == "<":
+            msg = f"{label}: an HTML page instead of JSON{part}: {self._excerpt(response)}"
+            raise MalformedResponseError(self.redact(msg), **where)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            msg = f"{label}: invalid or truncated JSON ({exc.msg} at char {exc.pos} of {len(text)}){part}: "
+            raise MalformedResponseError(self.redact(msg + self._excerpt(response)), **where) from None
+        if not isinstance(data, expect):
+            msg = f"{label}: expected a JSON {expect.__name__}, got {type(data).__name__}{part}"
+            raise MalformedResponseError(self.redact(f"{msg}: {self._excerpt(response)}"), **where)
+        return data
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        try:
+            text = " ".join(response.text.split())
+        except (httpx.ResponseNotRead, UnicodeDecodeError):
+            return "<unreadable body>"
+        cut = text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
+        return f"body: {self.redact(cut)}"
+
+    # -- the only page loop ------------------------------------------------------------
+
+    def paginate(
+        self,
+        paginator: Paginator,
+        *,
+        endpoint_label: str,
+        partition: object | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        expect: type = dict,
+        empty_on: Collection[int] = (),
+    ) -> Iterator[Page]:
+        """Yield pages until the paginator says stop.
+
+        Raises PaginationError when a request repeats (a token, cursor, offset or URL the API did not advance:
+        the predecessor's "24,685 fetched, 51 unique") or when ``max_pages`` would be exceeded. A status in
+        ``empty_on`` (e.g. Jira project search's 404 for "no match") ends the listing with no pages.
+        """
+        where = {"source": self.api, "endpoint": endpoint_label, "partition": _partition_key(partition)}
+        seen: set[PageRequest] = set()
+        request: PageRequest | None = paginator.first_request()
+        while request is not None:
+            if request in seen:
+                msg = f"{self.display} {endpoint_label}: page request repeated after {len(seen)} pages"
+                raise PaginationError(self.redact(f"{msg}: {request.describe()[:300]}"), **where)
+            if len(seen) >= max_pages:
+                msg = f"{self.display} {endpoint_label}: page cap of {max_pages} reached without a last page"
+                raise PaginationError(msg, **where)
+            seen.add(request)
+            kwargs = {"params": list(request.params) or None, "json": request.body()}
+            response, data = self._call(
+                request.method, request.path, endpoint_label, partition, empty_on, expect, kwargs
+            )
+            if response.status_code in empty_on and not response.is_success:
+                return
+            yield Page(request, data, response)
+            request = paginator.next_request(data, response)
+
+
+def _is_quota_403(response: httpx.Response) -> bool:
+    # GitHub signals an exhausted (primary or secondary) rate limit with 403, not 429.
+    headers = response.headers
+    return response.status_code == 403 and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers)
+
+
+def make_client(
+    api: str,
+    base_url: str,
+    auth: httpx.Auth | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    rate_per_s: float | None = None,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    extra_secrets: Collection[str] = (),
+) -> ApiClient:
+    """Build the client for one API: base URL, pinned headers, explicit timeouts, user agent, auth, limiter.
+
+    ``transport`` is the test seam (``httpx.MockTransport`` for unit tests; a recording wrapper around
+    ``httpx.HTTPTransport`` against the sandbox). ``rate_per_s`` sizes a token bucket shared by every
+    client of the same ``api`` in this process.
+    """
+    http = httpx.Client(
+        base_url=base_url.rstrip("/") + "/",
+        auth=auth,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,  # a redirect to a login page must surface as an error, not parse as data
+    )
+    # Our auth classes name their secrets for the redactor; any other httpx.Auth relies on ``extra_secrets``.
+    secrets = [*(auth.secret_values() if isinstance(auth, SecretAuth) else ()), *extra_secrets]
+    limiter = shared_limiter(api, rate_per_s) if rate_per_s else None
+    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry or RetryPolicy(), redactor=Redactor(secrets))

@@ -1,0 +1,210 @@
+"""Tempo Cloud v4 worklogs → Documents, one per worklog, with the Jira issue key and summary resolved.
+
+The sync cursor is ``updatedFrom`` — never the work date: ``from``/``to`` filter on the day the work was
+done, so an old worklog edited today would be missed. ``from``/``to`` are therefore set wide open. Since v4
+(Jan 2025) a worklog carries only the numeric Jira issue id; keys come from Jira's bulkfetch,
+cached per connector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from backfill.settings import Settings, require
+from connectors.auth import BearerAuth
+from connectors.base import FetchFailure, Partition, Window, parse_timestamp
+from connectors.errors import MalformedResponseError
+from connectors.http import ApiClient, RetryPolicy, make_client
+from connectors.jira import JiraConnector
+from connectors.paginators import NextUrlPaginator, PageRequest
+from ingest.document import Document, MetadataValue
+
+__all__ = ["TempoConnector", "worklog_to_document"]
+
+WORKLOGS_PATH = "/4/worklogs"
+PAGE_SIZE = 1000  # v4 allows up to 5000; 1000 keeps each response small enough to never truncate
+# The work-date filter is not our cursor; keep it wide open so edits to old worklogs are seen.
+WIDE_FROM = "1970-01-01"
+WIDE_TO = "2999-12-31"
+DEFAULT_RATE_PER_S = 5.0  # Tempo's guidance: at most 5 requests/s whatever the auth type
+MAX_PAGES = 10_000
+_MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
+
+IssueRef = tuple[str, str]  # (key, summary)
+
+
+def _tempo_time(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url: str) -> Document:
+    """Pure mapper: one v4 worklog (+ its resolved Jira issue, if Jira still has it) → Document."""
+    worklog_id = int(raw["tempoWorklogId"])
+    issue_id = str(raw["issue"]["id"])
+    key, summary = issue if issue else ("", "")
+    author = raw.get("author") or {}
+    author_name = str(author.get("displayName") or author.get("accountId") or "unknown")
+    hours = round(int(raw["timeSpentSeconds"]) / 3600, 2)
+    billable = raw.get("billableSeconds")
+    date = str(raw["startDate"])
+    description = str(raw.get("description") or "").strip()
+    issue_label = f"{key} {summary}".strip() if key else f"Jira issue {issue_id} (not visible in Jira)"
+    lines = [
+        f"Worklog by {author_name} on {date}{' at ' + str(raw['startTime']) if raw.get('startTime') else ''}",
+        f"Issue: {issue_label}",
+        f"Time spent: {hours} h" + (f" (billable {round(int(billable) / 3600, 2)} h)" if billable else ""),
+    ]
+    if description:
+        lines.append(f"Description: {description}")
+    attributes = [
+        f"{a['key']}={a.get('value')}"
+        for a in (raw.get("attributes") or {}).get("values") or []
+        if isinstance(a, Mapping) and "key" in a
+    ]
+    metadata: dict[str, MetadataValue | None] = {
+        "issue_id": issue_id,
+        "issue_key": key or None,
+        "issue_summary": summary or None,
+        "project": key.split("-", 1)[0] if key else None,
+        "author_account_id": author.get("accountId"),
+        "author": author_name,
+        "hours": hours,
+        "start_date": date,
+        "attributes": attributes,
+    }
+    return Document(
+        id=f"tempo:{worklog_id}",
+        source="tempo",
+        title=f"{key or 'issue ' + issue_id}: {hours} h by {author_name} on {date}",
+        text="\n".join(lines),
+        url=f"{jira_url.rstrip('/')}/browse/{key}" if key else str(raw.get("self") or ""),
+        created_at=parse_timestamp(raw["createdAt"]),
+        updated_at=parse_timestamp(raw["updatedAt"]),
+        metadata={k: v for k, v in metadata.items() if v is not None},
+    )
+
+
+class TempoConnector:
+    """The Tempo connector: ``partitions``, ``fetch``, ``check``, ``list_ids``; keys resolved through Jira."""
+
+    source = "tempo"
+
+    def __init__(
+        self,
+        settings: Settings,
+        jira: JiraConnector,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        rate_per_s: float | None = DEFAULT_RATE_PER_S,
+    ) -> None:
+        require(settings, "tempo_api_token")
+        assert settings.tempo_api_token is not None
+        self.jira = jira
+        self.base_url = str(settings.tempo_api_url).rstrip("/")
+        auth = BearerAuth(settings.tempo_api_token, setting="TEMPO_API_TOKEN")
+        self.client: ApiClient = make_client(
+            "tempo", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry
+        )
+        self._issues: dict[str, IssueRef | None] = {}  # issue id → (key, summary); None = Jira doesn't have it
+
+    def close(self) -> None:
+        self.client.close()
+        self.jira.close()
+
+    def __enter__(self) -> TempoConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """One cheap authenticated call (a wrong regional host also shows up here as an auth error)."""
+        self.client.get_json("GET", WORKLOGS_PATH, params={"limit": 1}, endpoint_label=f"GET {WORKLOGS_PATH}")
+
+    def partitions(self, window: Window, **_filters: Any) -> list[Partition]:
+        # One partition for the whole window: Tempo filters only by ``updatedFrom`` (no upper bound), so any
+        # time split would make every partition re-read everything updated after its start.
+        return [Partition(source=self.source, scope="all", start=window.start, end=window.end)]
+
+    def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
+        """Worklogs updated in ``[start, end)``, lazily, deduplicated on ``tempoWorklogId``.
+
+        Tempo only has ``updatedFrom`` (no ``updatedTo``): the listing returns everything updated since the
+        partition's start, so rows updated at or after ``end`` are dropped here: they belong to a later
+        partition.
+        """
+        params = {
+            "updatedFrom": _tempo_time(partition.start),
+            "from": WIDE_FROM,
+            "to": WIDE_TO,
+            "limit": PAGE_SIZE,
+        }
+        seen: set[int] = set()
+        for worklogs in self._pages(params, partition):
+            batch = [w for w in worklogs if self._in_partition(w, partition)]
+            self._resolve_issues(batch)
+            for raw in batch:
+                worklog_id = raw.get("tempoWorklogId")
+                # Offset paging over a moving set can repeat a row; the id is the dedupe key.
+                if worklog_id in seen:
+                    continue
+                seen.add(worklog_id)
+                yield self._worklog_or_failure(raw)
+
+    def list_ids(self, scope: str = "all") -> Iterator[str]:
+        """Every live worklog id (deleted worklogs never appear in ``/4/worklogs``)."""
+        seen: set[str] = set()
+        for worklogs in self._pages({"from": WIDE_FROM, "to": WIDE_TO, "limit": PAGE_SIZE}, scope):
+            for raw in worklogs:
+                doc_id = f"tempo:{raw.get('tempoWorklogId')}"
+                if doc_id not in seen:
+                    seen.add(doc_id)
+                    yield doc_id
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _pages(self, params: dict[str, Any], partition: object) -> Iterator[list[Mapping[str, Any]]]:
+        pager = NextUrlPaginator(PageRequest.build("GET", WORKLOGS_PATH, params))
+        label = f"GET {WORKLOGS_PATH}"
+        for page in self.client.paginate(pager, endpoint_label=label, partition=partition, max_pages=MAX_PAGES):
+            results = page.data.get("results")
+            if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
+                key = str(getattr(partition, "key", partition))
+                raise MalformedResponseError(
+                    f"Tempo {label}: response has no list of objects in 'results' [partition {key}]",
+                    source=self.source,
+                    endpoint=label,
+                    partition=key,
+                )
+            yield results
+
+    @staticmethod
+    def _in_partition(raw: Mapping[str, Any], partition: Partition) -> bool:
+        try:
+            return partition.contains(parse_timestamp(str(raw["updatedAt"])))
+        except (KeyError, ValueError):
+            return True  # keep it: the mapper turns it into a FetchFailure instead of silently dropping it
+
+    def _resolve_issues(self, worklogs: list[Mapping[str, Any]]) -> None:
+        unknown = set()
+        for raw in worklogs:
+            issue_id = str((raw.get("issue") or {}).get("id", ""))
+            if issue_id and issue_id not in self._issues:
+                unknown.add(issue_id)
+        if unknown:
+            found = self.jira.bulkfetch_keys(unknown)
+            self._issues.update({issue_id: found.get(issue_id) for issue_id in unknown})
+
+    def _worklog_or_failure(self, raw: Mapping[str, Any]) -> Document | FetchFailure:
+        try:
+            issue = self._issues.get(str(raw["issue"]["id"]))
+            return worklog_to_document(raw, issue, self.jira.base_url)
+        except _MAPPING_ERRORS as exc:
+            reason = f"unmappable worklog: {type(exc).__name__}: {exc}"[:1000]
+            return FetchFailure(id=f"tempo:{raw.get('tempoWorklogId', '?')}", reason=reason)

