@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Coverage", "FailureRecord", "LocalStateBackend", "SourceState", "StateBackend"]
+__all__ = ["Coverage", "FailureRecord", "LocalStateBackend", "PendingRun", "SourceState", "StateBackend"]
 
 
 class FailureRecord(BaseModel):
@@ -39,6 +39,15 @@ class Coverage(BaseModel):
     last_run_status: str = "never"
 
 
+class PendingRun(BaseModel):
+    """The window of a run that started but has not committed: a resumed run reuses it exactly, so the fetch
+    partitions (and their cache keys) are the same and nothing finished is fetched again."""
+
+    key: str  # what the run was asked for (parameters and filters), as a stable string
+    start: datetime
+    until: datetime
+
+
 class SourceState(BaseModel):
     """Everything Backfill remembers about one source between runs."""
 
@@ -46,6 +55,7 @@ class SourceState(BaseModel):
     watermark: datetime | None = None  # the window end of the last verified run
     coverage: Coverage = Field(default_factory=Coverage)
     failures: list[FailureRecord] = Field(default_factory=list)
+    pending: PendingRun | None = None
 
     def record_failures(self, failures: list[tuple[str, str]], now: datetime) -> None:
         """Merge this run's failures (id, reason) with the remembered ones, counting attempts."""
@@ -79,6 +89,7 @@ class SourceState(BaseModel):
         cov.documents = max(cov.documents, documents)
         cov.vectors = vectors
         cov.last_success = now
+        self.pending = None
 
 
 class StateBackend(Protocol):

@@ -4,10 +4,11 @@ Partitions are (the selected projects) × UTC half-year of ``updated``: one JQL 
 the request count stays within a few pages of the minimum the page size allows (72 projects × 24 months
 of near-empty partitions would cost ~1,700 searches for 76 pages of data).
 
-Issues come from ``POST /rest/api/3/search/jql`` following ``nextPageToken`` (the endpoint
-ignores ``startAt``; sending it is how the predecessor fetched 24,685 items and 51 unique ones). Window bounds are **epoch milliseconds**: a formatted date would be read in the searching
-account's time zone and silently skip or repeat issues. Every comment is fetched, paging
-``/issue/{id}/comment`` when the embedded list is short of its total.
+Issues come from ``POST /rest/api/3/search/jql`` following ``nextPageToken`` (the endpoint ignores
+``startAt``; sending it is how the predecessor fetched 24,685 items and 51 unique ones). Window bounds are
+**epoch milliseconds**: a formatted date would be read in the searching account's time zone and silently skip
+or repeat issues. Every comment is fetched, paging ``/issue/{id}/comment`` when the embedded list is short of
+its total.
 """
 
 from __future__ import annotations

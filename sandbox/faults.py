@@ -14,6 +14,7 @@ the constructor or ``POST /_control/faults`` win over the profile. The switches 
     truncate             share whose JSON body is cut in half (hostile: 0.03)
     slow                 share delayed by ``slow_ms`` before being served (hostile: 0.05, 3000 ms)
     retry_after          seconds announced by injected 429s (default 0.5)
+    fault_path           when set, injected faults hit only paths containing this string (e.g. "/search/jql")
 
 API modules may keep their own switches in the same ``ctx.settings[api]`` dict (e.g. Pinecone's
 ``visibility_lag_s``); this layer ignores keys it does not know. Random draws come from one RNG per API seeded
@@ -53,6 +54,7 @@ _BASE_SWITCHES: dict[str, Any] = {
     "slow": 0.0,
     "slow_ms": 3000.0,
     "retry_after": 0.5,
+    "fault_path": None,
 }
 # Order matters: one uniform draw is compared against the cumulative shares in this order.
 _EXCLUSIVE_FAULTS = ("rate_429", "rate_5xx", "reset", "html_200", "truncate")
@@ -216,6 +218,10 @@ class FaultLayer:
                 self.ctx.reject(api, "quota")
                 await self.spec.rate_limited(wait)(scope, receive, send)
                 return
+        path = scope["path"]
+        if switches.get("fault_path") and str(switches["fault_path"]) not in path:
+            await self.app(scope, receive, send)
+            return
         fault, slow = self.faults.draw(api, switches)
         if slow:
             await asyncio.sleep(float(switches["slow_ms"]) / 1000)

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
 from sandbox.jira_jql import JqlError, Query, parse_jql
-from sandbox.jira_state import ALL_FIELDS, JiraState, jira_time
+from sandbox.jira_state import ALL_FIELDS, EMBEDDED_COMMENTS, JiraState, jira_time
 
 __all__ = ["JIRA_API_TOKEN", "JIRA_EMAIL", "build"]
 
@@ -118,7 +118,10 @@ class _Jira:
         else:
             params = dict(request.query_params)
             fields_raw = request.query_params.getlist("fields")
-        # ``startAt`` is not a parameter of this endpoint: accepted and ignored, exactly like Jira.
+        # ``startAt`` is not a parameter of this endpoint: accepted and ignored, exactly like Jira. Counted, so
+        # tests can prove a connector never relies on it.
+        if "startAt" in params:
+            self.ctx.count("jira", request.method, "/rest/api/3/search/jql with startAt (ignored)")
         try:
             return self._search(request, str(params.get("jql") or ""), fields_raw, params)
         except JqlError as exc:
@@ -126,6 +129,8 @@ class _Jira:
 
     def _search(self, request: Request, jql: str, fields_raw: list[str], params: dict[str, Any]) -> Response:
         state = self.state
+        # Each distinct query is counted too ("jira JQL <jql>"), so tests can tell which partitions were fetched.
+        self.ctx.count("jira", "JQL", " ".join(jql.split()))
         aliases = {alias.upper(): p.key for p in state.projects() for alias in (p.key, p.id, p.name)}
         query = parse_jql(jql, now=self.ctx.clock.now(), tz=state.tz, projects=aliases)
         if query.where is None:
@@ -321,7 +326,16 @@ class _Jira:
             state.auth_fail = bool(body.get("fail", True))
             return {"fail": state.auth_fail}
         if action == "stats":
-            return {"projects": len(state.projects()), "issues": len(state.stubs())}
+            stubs = state.stubs()
+            totals = [len(state.comments(stub)) for stub in stubs if stub.comment_count > EMBEDDED_COMMENTS]
+            return {
+                "projects": len(state.projects()),
+                "issues": len(stubs),
+                "issue_ids": [str(stub.id) for stub in stubs],
+                # issues whose comments don't all fit the search response, and the /comment pages they need
+                "issues_with_paged_comments": len(totals),
+                "comment_pages": sum(-(-total // EMBEDDED_COMMENTS) for total in totals),
+            }
         raise ValueError(f"unknown action {action!r}")
 
 

@@ -223,6 +223,13 @@ class _Tempo:
         if action == "auth":
             self.auth_fail = bool(body.get("fail", True))
             return {"fail": self.auth_fail}
+        if action == "stats":
+            every = self.all_worklogs()
+            return {
+                "worklogs": len(every),
+                "worklog_ids": [str(w.id) for w in every],
+                "issue_ids": sorted({str(w.issue_id) for w in every}),
+            }
         raise ValueError(f"unknown action {action!r}")
 
     def _backdate_edit(self, wanted: Any, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""The ``backfill`` command line. Thin: each command parses options, calls a library function, prints, exits.
+
+Exit code 0 only when everything the command claims was verified.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from backfill import commands_ops
+from backfill.settings import SettingsError
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+console = Console(stderr=True)
+app.command()(commands_ops.status)
+app.add_typer(commands_ops.alerts_app, name="alerts")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a clear error (never a traceback for expected failures) and return the exit to raise."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8765,
+    scale: Annotated[float, typer.Option(help="Corpus size; 1.0 = 72 Jira projects, 7,556 issues.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Corpus seed; the same seed gives byte-identical responses.")] = 42,
+    faults: Annotated[str, typer.Option(help="Fault profile: none, realistic, flaky, hostile.")] = "none",
+) -> None:
+    """Serve local replicas of every API and print the environment to export."""
+    from sandbox.server import run_cli
+
+    run_cli(port=port, scale=scale, seed=seed, profile=faults)
+
+
+def _print_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, default=str, indent=None) + "\n")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    source: Annotated[str | None, typer.Option(help="Only this source (jira, tempo, ...).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="How many results.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Semantic search over the index."""
+    from backfill.searching import search_index
+
+    try:
+        hits = search_index(query, source=source, top_k=top_k)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        _print_json(hits)
+        return
+    from rich.table import Table
+
+    table = Table("score", "source", "title", "url", title=f"top {top_k} for {query!r}")
+    for hit in hits:
+        table.add_row(f"{hit['score']:.3f}", hit["source"], hit["title"], hit["url"])
+    Console().print(table)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON-lines file of Documents.")],
+    dry_run: Annotated[bool, typer.Option(help="Count tokens and estimated cost; embed and write nothing.")] = False,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Stop cleanly before spending more tokens.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as one JSON object.")] = False,
+) -> None:
+    """Ingest documents from a JSON-lines file: chunk, embed, upsert, verify."""
+    from backfill.running import ingest_file
+    from ingest.jsonl import JsonlError
+
+    try:
+        summary = ingest_file(file, dry_run=dry_run, max_tokens=max_tokens)
+    except (SettingsError, JsonlError) as exc:
+        raise fail(str(exc), code=2) from None
+    if as_json:
+        _print_json(summary)
+    else:
+        from backfill.reporting import print_summary
+
+        print_summary(summary)
+    if summary["status"] not in {"verified", "dry_run", "budget_stopped"}:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    source: Annotated[str, typer.Argument(help="jira or tempo.")],
+    days_back: Annotated[int | None, typer.Option(min=1, help="Items updated in the last N days.")] = None,
+    since: Annotated[str | None, typer.Option(help="Items updated since this date (YYYY-MM-DD, UTC).")] = None,
+    full: Annotated[bool, typer.Option(help="The source's whole history.")] = False,
+    project: Annotated[list[str] | None, typer.Option(help="Jira project key (repeatable).")] = None,
+    include_archived: Annotated[bool, typer.Option(help="Jira: also archived projects.")] = False,
+    no_resume: Annotated[bool, typer.Option("--no-resume", help="Refetch partitions a crashed run cached.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as one JSON object.")] = False,
+) -> None:
+    """Run one source: plan → fetch → ingest → verify → commit. Exits non-zero unless everything verified."""
+    from backfill.running import run_source_flow
+
+    try:
+        summary = run_source_flow(
+            source, days_back=days_back, since=since, full=full, resume=not no_resume, projects=project,
+            active_only=not include_archived, progress=not as_json,
+        )  # fmt: skip
+    except (SettingsError, ValueError) as exc:
+        raise fail(str(exc), code=2) from None
+    if as_json:
+        _print_json(summary)
+    else:
+        from backfill.reporting import print_summary
+
+        print_summary(summary)
+    if summary.get("status") != "verified":
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    scale: Annotated[float, typer.Option(help="Sandbox corpus size (the default fits the 5-minute budget).")] = 0.02,
+) -> None:
+    """Run every source against the local sandbox into LanceDB with the local model, then show coverage and search."""
+    from backfill.demo import run_demo
+
+    result = run_demo(Console(), scale=scale)
+    if not result["ok"]:
+        raise fail("the demo did not verify every source (see above)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,42 @@
+"""Terminal rendering of run summaries (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["print_summary"]
+
+_ORDER = (
+    "partitions",
+    "documents",
+    "unique",
+    "chunks",
+    "unchanged",
+    "embedded",
+    "upserted",
+    "verified",
+    "deleted",
+    "failures",
+    "tokens",
+    "estimated_cost_usd",
+)
+
+
+def print_summary(summary: Mapping[str, Any], console: Console | None = None) -> None:
+    """A two-column table of the run's counts, then its status (and error) in colour."""
+    console = console or Console()
+    table = Table("", "", show_header=False, box=None)
+    for name in _ORDER:
+        if name in summary:
+            value = summary[name]
+            table.add_row(name, f"${value:.4f}" if name == "estimated_cost_usd" else str(value))
+    console.print(table)
+    status = summary.get("status", "unknown")
+    colour = "green" if status in {"verified", "dry_run"} else "yellow" if status == "budget_stopped" else "red"
+    console.print(f"status: [bold {colour}]{status}[/]")
+    if summary.get("error"):
+        console.print(f"[red]{summary['error']}[/]", highlight=False)

@@ -1,0 +1,77 @@
+"""Run reports and progress as Prefect artifacts: what the operator sees on the flow-run page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+
+__all__ = ["REPORT_FIELDS", "ProgressArtifact", "publish_run_report"]
+
+REPORT_FIELDS = (
+    "partitions",
+    "documents",
+    "unique",
+    "chunks",
+    "unchanged",
+    "embedded",
+    "upserted",
+    "verified",
+    "deleted",
+    "failures",
+    "tokens",
+    "estimated_cost_usd",
+    "status",
+)
+
+
+def _key(*parts: str) -> str:
+    # Artifact keys allow lowercase letters, digits and dashes only.
+    return "-".join(p.lower().replace("_", "-") for p in parts if p)
+
+
+class ProgressArtifact:
+    """A progress artifact (0–100) updated as work completes; never moves backwards."""
+
+    def __init__(self, source: str, what: str, total: int | None) -> None:
+        self.total = total
+        self.done = 0.0
+        self.artifact_id: UUID = create_progress_artifact(
+            progress=0.0, key=_key(source, what, "progress"), description=f"{source}: {what}"
+        )
+
+    def update(self, done: int, total: int | None = None) -> None:
+        total = total if total is not None else self.total
+        if not total:
+            return
+        progress = min(100.0, 100.0 * done / total)
+        if progress > self.done:
+            self.done = progress
+            update_progress_artifact(self.artifact_id, progress)
+
+    def complete(self) -> None:
+        if self.done < 100.0:
+            self.done = 100.0
+            update_progress_artifact(self.artifact_id, 100.0)
+
+
+def publish_run_report(source: str, summary: Mapping[str, Any], extra_markdown: str = "") -> None:
+    """A table artifact with the run's counts, and a markdown one that says in words what happened."""
+    row = {name: summary.get(name, "") for name in REPORT_FIELDS if name in summary}
+    create_table_artifact(key=_key(source, "run-report"), table=[row], description=f"{source} run report")
+    lines = [f"# {source}: {summary.get('status', 'unknown')}", ""]
+    lines += [f"* **{name}**: {value}" for name, value in row.items() if name != "status"]
+    if summary.get("error"):
+        lines += ["", f"**Error:** {summary['error']}"]
+    if summary.get("missing_sample"):
+        lines += ["", "Missing ids (sample): " + ", ".join(f"`{i}`" for i in summary["missing_sample"])]
+    if extra_markdown:
+        lines += ["", extra_markdown]
+    create_markdown_artifact(key=_key(source, "run-summary"), markdown="\n".join(lines))

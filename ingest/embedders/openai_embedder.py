@@ -1,0 +1,134 @@
+"""OpenAI embeddings through the official SDK, in batches the API accepts, concurrently, one retry policy.
+
+Any OpenAI-compatible server works through ``OPENAI_BASE_URL`` (the sandbox, a proxy, a self-hosted model).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+from openai import OpenAI
+
+from backfill.settings import Settings, require
+from ingest.errors import EmbeddingError
+from ingest.retrying import retry_after_seconds, transient_retrying
+from ingest.tokens import count_tokens
+
+__all__ = ["MAX_BATCH_INPUTS", "MAX_BATCH_TOKENS", "MAX_INPUT_TOKENS", "OpenAIEmbedder"]
+
+MAX_BATCH_INPUTS = 2_048
+MAX_BATCH_TOKENS = 300_000
+MAX_INPUT_TOKENS = 8_192
+CHUNK_TOKENS = 512  # retrieval quality, not the 8,192 limit, sets the chunk size
+_NATIVE_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        if body.get("code") == "insufficient_quota":  # a 429 that waiting cannot cure
+            return False
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    return retry_after_seconds(response.headers) if response is not None else None
+
+
+class OpenAIEmbedder:
+    """``Embedder`` backed by ``/v1/embeddings``. ``tokens_used`` sums ``usage.prompt_tokens``."""
+
+    max_chunk_tokens = CHUNK_TOKENS
+
+    def __init__(
+        self,
+        settings: Settings,
+        concurrency: int = 4,
+        max_batch_inputs: int = MAX_BATCH_INPUTS,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
+        attempts: int = 6,
+    ) -> None:
+        require(settings, "openai_api_key")
+        self.model = settings.embedding_model
+        self._send_dimensions = settings.embedding_dimensions
+        self.dimensions = settings.embedding_dimensions or _NATIVE_DIMENSIONS.get(self.model, 1536)
+        self._secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        base_url = str(settings.openai_base_url).rstrip("/") if settings.openai_base_url else None
+        # max_retries=0: tenacity below is the one retry policy, so attempts and waits are ours to reason
+        # about.
+        self._client = OpenAI(api_key=self._secret, base_url=base_url, max_retries=0, timeout=120.0)
+        self._concurrency = max(1, concurrency)
+        self._max_inputs = min(max_batch_inputs, MAX_BATCH_INPUTS)
+        self._max_tokens = min(max_batch_tokens, MAX_BATCH_TOKENS)
+        self._attempts = attempts
+        self._lock = threading.Lock()
+        self.tokens_used = 0
+        self.requests = 0
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for ``texts``, in order."""
+        if not texts:
+            return []
+        batches = list(self._batches(texts))
+        if len(batches) == 1:
+            return self._embed_batch(batches[0])
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+            results = list(pool.map(self._embed_batch, batches))  # map keeps batch order; errors propagate
+        return [vector for batch in results for vector in batch]
+
+    def _batches(self, texts: Sequence[str]) -> Iterator[list[str]]:
+        """Consecutive batches within both the input-count and the summed-token bound."""
+        batch: list[str] = []
+        batch_tokens = 0
+        for position, text in enumerate(texts):
+            tokens = count_tokens(text)
+            if not text or tokens > MAX_INPUT_TOKENS:
+                # Chunking guarantees this; an empty or oversized input would fail its whole batch with a 400.
+                raise EmbeddingError(f"input {position} has {tokens} tokens (must be 1..{MAX_INPUT_TOKENS})")
+            if batch and (len(batch) >= self._max_inputs or batch_tokens + tokens > self._max_tokens):
+                yield batch
+                batch, batch_tokens = [], 0
+            batch.append(text)
+            batch_tokens += tokens
+        if batch:
+            yield batch
+
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        try:
+            response = transient_retrying(_is_transient, _retry_after, attempts=self._attempts)(self._create, batch)
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(self._describe(exc, len(batch))) from None
+        data = sorted(response.data, key=lambda item: item.index)  # order by index, never by arrival
+        if len(data) != len(batch) or [item.index for item in data] != list(range(len(batch))):
+            raise EmbeddingError(f"OpenAI returned {len(data)} embeddings for {len(batch)} inputs")
+        with self._lock:
+            self.tokens_used += response.usage.prompt_tokens if response.usage else 0
+        return [list(item.embedding) for item in data]
+
+    def _create(self, batch: list[str]):
+        with self._lock:
+            self.requests += 1
+        if self._send_dimensions:
+            return self._client.embeddings.create(model=self.model, input=batch, dimensions=self._send_dimensions)
+        return self._client.embeddings.create(model=self.model, input=batch)
+
+    def _describe(self, exc: openai.OpenAIError, inputs: int) -> str:
+        """A message about the failure that can be logged: status and reason, never the key."""
+        if isinstance(exc, openai.AuthenticationError):
+            return "OpenAI rejected OPENAI_API_KEY (401); check the key and OPENAI_BASE_URL"
+        status = f" {exc.status_code}" if isinstance(exc, openai.APIStatusError) else ""
+        message = str(getattr(exc, "message", "") or type(exc).__name__)
+        if self._secret:
+            message = message.replace(self._secret, "***")
+        return f"OpenAI embeddings failed{status} for a batch of {inputs} inputs (model {self.model}): {message[:300]}"

@@ -1,0 +1,32 @@
+"""Choose the embedder and the store from settings (``BACKFILL_EMBEDDER``, ``BACKFILL_STORE``)."""
+
+from __future__ import annotations
+
+from backfill.settings import Settings, require
+from ingest.protocols import Embedder, VectorStore
+
+__all__ = ["build_embedder", "build_store"]
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder; fails naming the missing setting before any request."""
+    if settings.backfill_embedder == "openai":
+        require(settings, "openai_api_key")
+        from ingest.embedders.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(settings)
+    from ingest.embedders.local_embedder import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+def build_store(settings: Settings, dimensions: int) -> VectorStore:
+    """The configured store for vectors of ``dimensions``; fails naming the missing setting."""
+    if settings.backfill_store == "pinecone":
+        require(settings, "pinecone_api_key", "pinecone_index_host")
+        from ingest.stores.pinecone import PineconeStore
+
+        return PineconeStore(settings)
+    from ingest.stores.lancedb import LanceDBStore
+
+    return LanceDBStore(settings.backfill_home / "lancedb", dimensions=dimensions)

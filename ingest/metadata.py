@@ -1,0 +1,131 @@
+"""Flat per-chunk metadata that always fits Pinecone's 40,960-byte limit — measured, not guessed.
+
+The predecessor wrote metadata over 40 KB; Pinecone rejected whole batches while the logs said "upserted".
+Here the size is measured as compact JSON bytes and, when over, the optional fields shrink (largest first)
+until it fits.
+The chunk ``text`` is never cut: chunking keeps it small enough by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ingest.chunking import Chunk
+from ingest.document import Document
+from ingest.errors import MetadataTooLarge
+
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "REQUIRED_KEYS",
+    "RESERVED_KEYS",
+    "chunk_metadata",
+    "doc_fingerprint",
+    "metadata_size",
+]
+
+MAX_METADATA_BYTES = 40_960
+MAX_STRING_BYTES = 2_000  # a source field longer than this is cut (descriptions belong in the text)
+MAX_LIST_ITEMS = 100
+MAX_LIST_ITEM_BYTES = 200
+_MIN_CUT_BYTES = 64  # below this a string is dropped rather than halved again
+
+# Never removed or cut: the pipeline, verification and search depend on them.
+REQUIRED_KEYS = frozenset(
+    {
+        "source",
+        "doc_id",
+        "chunk_index",
+        "chunk_count",
+        "text",
+        "created_at",
+        "updated_at",
+        "content_hash",
+        "embedding_model",
+        "doc_hash",
+    }
+)
+# Document metadata cannot overwrite these.
+RESERVED_KEYS = REQUIRED_KEYS | {"title", "url", "acl"}
+
+
+def metadata_size(metadata: dict[str, Any]) -> int:
+    """Bytes of ``metadata`` as compact JSON — the measure the limit is about."""
+    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def doc_fingerprint(doc: Document) -> str:
+    """Hash of the document fields that land in metadata but not in the chunk text (url, source fields, acl).
+
+    ``updated_at`` is left out on purpose: an edit that changes one paragraph must not re-embed every chunk.
+    """
+    payload = {"url": doc.url, "created_at": doc.created_at.isoformat(), "meta": doc.metadata, "acl": doc.acl}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def chunk_metadata(doc: Document, chunk: Chunk, embedding_model: str) -> dict[str, Any]:
+    """The flat metadata stored with one chunk's vector, guaranteed ≤ ``MAX_METADATA_BYTES``."""
+    metadata: dict[str, Any] = {
+        "source": doc.source,
+        "doc_id": doc.id,
+        "chunk_index": chunk.index,
+        "chunk_count": chunk.count,
+        "title": _cut(doc.title, MAX_STRING_BYTES),
+        "url": _cut(doc.url, MAX_STRING_BYTES),
+        "text": chunk.text,
+        "created_at": int(doc.created_at.timestamp()),
+        "updated_at": int(doc.updated_at.timestamp()),
+        "content_hash": chunk.content_hash,
+        "embedding_model": embedding_model,
+        "doc_hash": doc_fingerprint(doc),
+    }
+    if doc.acl is not None:
+        metadata["acl"] = _capped_list(doc.acl)
+    for key, value in doc.metadata.items():
+        if key in RESERVED_KEYS or key.startswith("$") or value is None:
+            continue
+        metadata[key] = _flat(value)
+    return _shrink_to_fit(metadata)
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, str):
+        return _cut(value, MAX_STRING_BYTES)
+    if isinstance(value, list):
+        return _capped_list(value)
+    return value  # bool / int / float pass through
+
+
+def _capped_list(items: list[str]) -> list[str]:
+    return [_cut(item, MAX_LIST_ITEM_BYTES) for item in items[:MAX_LIST_ITEMS]]
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes, on a character boundary."""
+    raw = text.encode()
+    return text if len(raw) <= max_bytes else raw[:max_bytes].decode(errors="ignore")
+
+
+def _shrink_to_fit(metadata: dict[str, Any]) -> dict[str, Any]:
+    while (size := metadata_size(metadata)) > MAX_METADATA_BYTES:
+        optional = [key for key in metadata if key not in REQUIRED_KEYS]
+        if not optional:
+            raise MetadataTooLarge(
+                f"metadata of {metadata['doc_id']}#{metadata['chunk_index']} is {size} bytes "
+                f"(limit {MAX_METADATA_BYTES}) with only required fields left; the chunk text is too large"
+            )
+        largest = max(optional, key=lambda k: metadata_size({k: metadata[k]}))
+        metadata[largest] = _halve(metadata[largest])
+        if metadata[largest] is None:
+            del metadata[largest]
+    return metadata
+
+
+def _halve(value: Any) -> Any:
+    """A smaller version of a field, or None when it should go entirely."""
+    if isinstance(value, str) and len(value.encode()) > _MIN_CUT_BYTES:
+        return _cut(value, len(value.encode()) // 2)
+    if isinstance(value, list) and len(value) > 1:
+        return value[: len(value) // 2]
+    return None

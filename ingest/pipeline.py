@@ -1,0 +1,300 @@
+"""The ingest operation: Documents → chunks → embeddings → vectors → verified.
+
+``run_ingest`` streams: memory holds one batch of documents plus id sets (seen ids, written id → hash), never
+the corpus. It is composed of public step functions (``plan_batch``, ``embed_and_upsert``, ``delete_stale``,
+``verify``) so the Prefect flow can wrap each batch in its own task with the same behaviour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from ingest.chunking import Chunk, chunk_document
+from ingest.dedupe import Deduper
+from ingest.document import Document
+from ingest.errors import VerificationFailed, sample
+from ingest.metadata import chunk_metadata
+from ingest.protocols import Embedder, Record, VectorStore
+from ingest.tokens import count_tokens, estimate_cost_usd
+
+__all__ = [
+    "BatchPlan",
+    "BatchResult",
+    "IngestOptions",
+    "IngestReport",
+    "PlannedChunk",
+    "StepWrapper",
+    "VerifyResult",
+    "delete_stale",
+    "embed_and_upsert",
+    "plan_batch",
+    "run_ingest",
+    "verify",
+]
+
+Status = Literal["running", "verified", "failed", "dry_run", "budget_stopped"]
+FETCH_BATCH = 1_000  # ids per read-back call (Pinecone's fetch limit)
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+StepWrapper = Callable[[str, Any], Any]  # (step name, step function) -> a callable doing the same
+
+
+def _unwrapped(name: str, fn: _F) -> _F:
+    return fn
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    batch_docs: int = 64
+    dry_run: bool = False  # count tokens and cost; embed, write and delete nothing
+    max_tokens: int | None = None  # stop cleanly before a batch would exceed this many embedding tokens
+    verify_timeout_s: float = 60.0
+    verify_poll_s: float = 0.5
+    max_duplicate_share: float = 0.05
+    label: str = ""  # names the source/partition in error messages
+
+
+@dataclass(frozen=True)
+class PlannedChunk:
+    """A chunk that must be (re-)embedded, with the metadata it will be stored with."""
+
+    chunk: Chunk
+    metadata: dict[str, object]
+    tokens: int
+
+
+@dataclass
+class BatchPlan:
+    documents: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    to_embed: list[PlannedChunk] = field(default_factory=list)
+    stale_ids: list[str] = field(default_factory=list)  # ids of chunks that shrunken documents no longer have
+
+    @property
+    def tokens(self) -> int:
+        return sum(planned.tokens for planned in self.to_embed)
+
+
+@dataclass
+class BatchResult:
+    embedded: int = 0
+    upserted: int = 0
+    tokens: int = 0
+    written: dict[str, str] = field(default_factory=dict)  # id -> content_hash, what verify must find
+
+
+@dataclass
+class VerifyResult:
+    checked: int
+    verified: int
+    missing: list[str]  # absent, or present with another content_hash, when the bound ran out
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+@dataclass
+class IngestReport:
+    documents: int = 0
+    unique: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    upserted: int = 0
+    verified: int = 0
+    deleted: int = 0
+    tokens: int = 0
+    estimated_cost_usd: float = 0.0
+    missing: int = 0
+    missing_sample: list[str] = field(default_factory=list)
+    status: Status = "running"
+
+
+# --- steps --------------------------------------------------------------------------------------------------
+
+
+def plan_batch(docs: Sequence[Document], store: VectorStore, embedder: Embedder) -> BatchPlan:
+    """Chunk ``docs`` and keep only chunks whose stored version differs; find stale chunks of shrunk docs."""
+    plan = BatchPlan(documents=len(docs))
+    chunked = [(doc, chunk_document(doc, embedder.max_chunk_tokens, embedder.model)) for doc in docs]
+    existing = store.fetch_metadata([chunk.id for _, chunks in chunked for chunk in chunks])
+    for doc, chunks in chunked:
+        plan.chunks += len(chunks)
+        changed = False
+        for chunk in chunks:
+            metadata = chunk_metadata(doc, chunk, embedder.model)
+            if _is_current(existing.get(chunk.id), metadata):
+                plan.unchanged += 1
+                continue
+            changed = True
+            plan.to_embed.append(PlannedChunk(chunk, metadata, count_tokens(chunk.text)))
+        if changed and any(chunk.id in existing for chunk in chunks):
+            # Only a stored document that changed can have left chunks behind: listing the others (every
+            # document of a first backfill) would cost one call per document for nothing.
+            keep = {chunk.id for chunk in chunks}
+            plan.stale_ids.extend(i for i in store.list_ids(f"{doc.id}#") if i not in keep)
+    return plan
+
+
+def _is_current(stored: Mapping[str, object] | None, wanted: Mapping[str, object]) -> bool:
+    # chunk_count and doc_hash count too: a grown document or a changed status must not leave stale metadata.
+    return stored is not None and all(
+        stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash")
+    )
+
+
+def embed_and_upsert(plan: BatchPlan, embedder: Embedder, store: VectorStore) -> BatchResult:
+    """Embed the plan's changed chunks and write them; the store raises if any record is not acknowledged."""
+    if not plan.to_embed:
+        return BatchResult()
+    vectors = embedder.embed([planned.chunk.text for planned in plan.to_embed])
+    if len(vectors) != len(plan.to_embed):
+        raise VerificationFailed(f"embedder returned {len(vectors)} vectors for {len(plan.to_embed)} chunks")
+    records = [
+        Record(planned.chunk.id, vector, planned.metadata)
+        for planned, vector in zip(plan.to_embed, vectors, strict=True)
+    ]
+    upserted = store.upsert(records)
+    return BatchResult(
+        embedded=len(records),
+        upserted=upserted,
+        tokens=plan.tokens,
+        written={planned.chunk.id: planned.chunk.content_hash for planned in plan.to_embed},
+    )
+
+
+def delete_stale(ids: Sequence[str], store: VectorStore) -> int:
+    """Delete chunk ids that documents no longer have; returns how many were asked to go."""
+    if ids:
+        store.delete(ids)
+    return len(ids)
+
+
+def verify(
+    expected: Mapping[str, str],
+    store: VectorStore,
+    timeout_s: float = 60.0,
+    poll_s: float = 0.5,
+) -> VerifyResult:
+    """Read back every id in ``expected`` (id → content_hash) until all match or ``timeout_s`` passes.
+
+    Pinecone is eventually consistent, so a just-written id may be absent for a while: poll, re-checking
+    only the ids still missing, and give up after the bound with the list of what never showed up.
+    """
+    started = time.monotonic()
+    pending = list(expected)
+    while True:
+        pending = _missing(pending, expected, store)
+        elapsed = time.monotonic() - started
+        if not pending or elapsed >= timeout_s:
+            return VerifyResult(len(expected), len(expected) - len(pending), pending, elapsed)
+        time.sleep(min(poll_s, max(0.0, timeout_s - elapsed)))
+
+
+def _missing(ids: Sequence[str], expected: Mapping[str, str], store: VectorStore) -> list[str]:
+    missing: list[str] = []
+    for batch in _batched(ids, FETCH_BATCH):
+        found = store.fetch_metadata(batch)
+        missing.extend(i for i in batch if (found.get(i) or {}).get("content_hash") != expected[i])
+    return missing
+
+
+# --- the whole run ------------------------------------------------------------------------------------------
+
+
+def run_ingest(
+    documents: Iterable[Document],
+    embedder: Embedder,
+    store: VectorStore,
+    options: IngestOptions | None = None,
+    progress: Callable[[IngestReport], None] | None = None,
+    step: StepWrapper | None = None,
+) -> IngestReport:
+    """Ingest ``documents`` batch by batch, then verify every written id. Raises ``VerificationFailed``.
+
+    ``step(name, fn)`` may wrap each step function (the Prefect flow turns them into tasks, one call per
+    batch); it must return a callable with the same signature and result.
+    """
+    options = options or IngestOptions()
+    wrap = step or _unwrapped
+    plan_step = wrap("plan-batch", plan_batch)
+    write_step = wrap("embed-and-upsert", embed_and_upsert)
+    delete_step = wrap("delete-stale", delete_stale)
+    verify_step = wrap("verify", verify)
+    report = IngestReport()
+    deduper = Deduper(max_duplicate_share=options.max_duplicate_share, label=options.label)
+    written: dict[str, str] = {}
+    for batch in _batched(documents, options.batch_docs):
+        docs = deduper.add(batch)
+        report.documents, report.unique = deduper.total, deduper.unique
+        plan = plan_step(docs, store, embedder)
+        if options.max_tokens is not None and report.tokens + plan.tokens > options.max_tokens:
+            report.status = "budget_stopped"
+            break
+        _count_plan(report, plan, embedder.model)
+        if not options.dry_run:
+            result = write_step(plan, embedder, store)
+            report.embedded += result.embedded
+            report.upserted += result.upserted
+            written.update(result.written)
+            report.deleted += delete_step(plan.stale_ids, store)
+            for stale in plan.stale_ids:  # a newer copy in this run shrank the document again
+                written.pop(stale, None)
+        if progress is not None:
+            progress(report)
+    if report.status != "budget_stopped":
+        deduper.finish()
+    if options.dry_run:
+        report.status = "dry_run"
+        return report
+    return _verify_and_finish(report, written, store, options, verify_step)
+
+
+def _count_plan(report: IngestReport, plan: BatchPlan, model: str) -> None:
+    report.chunks += plan.chunks
+    report.unchanged += plan.unchanged
+    report.tokens += plan.tokens
+    report.estimated_cost_usd = estimate_cost_usd(model, report.tokens)
+
+
+def _verify_and_finish(
+    report: IngestReport,
+    written: Mapping[str, str],
+    store: VectorStore,
+    options: IngestOptions,
+    verify_step: Callable[..., VerifyResult],
+) -> IngestReport:
+    result = verify_step(written, store, options.verify_timeout_s, options.verify_poll_s)
+    report.verified = result.verified
+    report.missing = len(result.missing)
+    report.missing_sample = result.missing[:5]
+    if not result.ok:
+        report.status = "failed"
+        where = f"{options.label}: " if options.label else ""
+        raise VerificationFailed(
+            f"{where}{len(result.missing)} of {result.checked} written vectors missing or stale after "
+            f"{result.elapsed_s:.1f}s; sample {sample(result.missing)}",
+            missing=result.missing,
+            report=report,
+        )
+    store.finish()
+    if report.status == "running":
+        report.status = "verified"
+    return report
+
+
+def _batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

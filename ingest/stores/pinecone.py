@@ -1,0 +1,195 @@
+"""Pinecone through the official SDK: explicit namespace everywhere, bounded batches, every response checked.
+
+The predecessor's silent losses came from here: a namespace mismatch between writes and reads, 40 KB
+metadata rejections logged as "upserted", partially failed batches. So: the namespace is always passed
+explicitly (never ``""`` or ``"__default__"``); upsert batches are bounded by 1,000 records AND by 2 MB
+of JSON; each batch's ``upsertedCount`` must equal what was sent; transient errors (429/5xx/connection) retry
+with tenacity, 400s don't.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pinecone import Pinecone
+from pinecone.errors import (
+    ApiError,
+    PineconeConnectionError,
+    PineconeError,
+    PineconeTimeoutError,
+    RateLimitError,
+    UnauthorizedError,
+)
+
+from backfill.settings import Settings, require
+from ingest.errors import StoreError, UpsertShortfall, sample
+from ingest.protocols import Match, Record
+from ingest.retrying import transient_retrying
+
+__all__ = ["MAX_REQUEST_BYTES", "MAX_UPSERT_RECORDS", "PineconeStore"]
+
+MAX_UPSERT_RECORDS = 1_000
+MAX_REQUEST_BYTES = 2_000_000  # the documented cap is 2 MB; stay under it whichever way "MB" is counted
+MAX_IDS_PER_CALL = 1_000  # fetch and delete
+_ENVELOPE_BYTES = 1_024  # {"vectors":[...],"namespace":"..."} around the records
+_T = TypeVar("_T")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, PineconeConnectionError | PineconeTimeoutError):
+        return True
+    return isinstance(exc, ApiError) and (exc.status_code in (408, 429) or exc.status_code >= 500)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    return exc.retry_after if isinstance(exc, RateLimitError) else None
+
+
+def _compact_values(values: Sequence[float]) -> list[float]:
+    # Pinecone stores float32: 9 significant digits round-trip it, and keep the JSON (and the 2 MB budget)
+    # small.
+    return [float(f"{v:.9g}") for v in values]
+
+
+def record_json_bytes(record: dict[str, Any]) -> int:
+    """Serialized size of one record as the SDK sends it (compact JSON, UTF-8), plus its separating comma."""
+    return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+
+
+class PineconeStore:
+    """``VectorStore`` on one namespace (``PINECONE_NAMESPACE``) of a Pinecone index."""
+
+    def __init__(self, settings: Settings, concurrency: int = 4, attempts: int = 3) -> None:
+        require(settings, "pinecone_api_key", "pinecone_index_host")
+        assert settings.pinecone_api_key is not None and settings.pinecone_index_host is not None
+        self.namespace = settings.pinecone_namespace
+        self._secret = settings.pinecone_api_key.get_secret_value()
+        # The 10.2 data-plane Index always retries 408/429/5xx/connection errors itself (4 attempts, Retry-After
+        # honoured); Pinecone(retry_config=...) only reaches the control plane. So tenacity here is an outer
+        # layer with few attempts, for outages longer than the SDK's own few seconds of backoff.
+        client = Pinecone(api_key=self._secret)
+        self._index = client.Index(host=settings.pinecone_index_host)
+        self._concurrency = max(1, concurrency)
+        self._attempts = attempts
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record]) -> int:
+        batches = list(self._upsert_batches(records))
+        if len(batches) <= 1:
+            return sum(self._upsert_batch(batch) for batch in batches)
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+            futures = [pool.submit(self._upsert_batch, batch) for batch in batches]
+            outcomes = [_outcome(future) for future in futures]  # wait for every batch before judging
+        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if errors:
+            raise errors[0]
+        return sum(int(outcome) for outcome in outcomes)  # type: ignore[arg-type]
+
+    def _upsert_batches(self, records: Sequence[Record]) -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        batch_bytes = _ENVELOPE_BYTES
+        for record in records:
+            item = {"id": record.id, "values": _compact_values(record.values), "metadata": record.metadata}
+            size = record_json_bytes(item)
+            if size + _ENVELOPE_BYTES > MAX_REQUEST_BYTES:
+                raise StoreError(f"record {record.id} alone is {size} bytes of JSON (limit {MAX_REQUEST_BYTES})")
+            if batch and (len(batch) >= MAX_UPSERT_RECORDS or batch_bytes + size > MAX_REQUEST_BYTES):
+                yield batch
+                batch, batch_bytes = [], _ENVELOPE_BYTES
+            batch.append(item)
+            batch_bytes += size
+        if batch:
+            yield batch
+
+    def _upsert_batch(self, batch: list[dict[str, Any]]) -> int:
+        response = self._call(
+            "upsert", lambda: self._index.upsert(vectors=batch, namespace=self.namespace, show_progress=False)
+        )
+        acknowledged = int(response.upserted_count)
+        if acknowledged != len(batch):
+            ids = [item["id"] for item in batch]
+            raise UpsertShortfall(
+                f"Pinecone acknowledged {acknowledged} of {len(batch)} upserted records "
+                f"(short by {len(batch) - acknowledged}) in namespace {self.namespace!r}; "
+                f"batch sample {sample(ids)}",
+                missing=ids,
+            )
+        return acknowledged
+
+    def delete(self, ids: Iterable[str]) -> None:
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_IDS_PER_CALL):
+            batch = unique[start : start + MAX_IDS_PER_CALL]
+            self._call("delete", lambda b=batch: self._index.delete(ids=b, namespace=self.namespace))
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        found: dict[str, dict[str, object]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_IDS_PER_CALL):
+            batch = unique[start : start + MAX_IDS_PER_CALL]
+            response = self._call("fetch", lambda b=batch: self._index.fetch(ids=b, namespace=self.namespace))
+            found.update({vid: dict(vector.metadata or {}) for vid, vector in response.vectors.items()})
+        return found
+
+    def list_ids(self, prefix: str) -> Iterator[str]:
+        token: str | None = None
+        while True:
+            page = self._call("list", lambda t=token: self._list_page(prefix, t))
+            yield from (item.id for item in page.vectors)
+            next_token = page.pagination.next if page.pagination else None
+            if not next_token:
+                return
+            if next_token == token:  # a server that repeats its cursor would loop forever
+                raise StoreError(f"Pinecone list repeated pagination token for prefix {prefix!r}")
+            token = next_token
+
+    def _list_page(self, prefix: str, token: str | None) -> Any:
+        kwargs: dict[str, Any] = {"prefix": prefix, "limit": 100, "namespace": self.namespace}
+        if token:
+            kwargs["pagination_token"] = token
+        return self._index.list_paginated(**kwargs)
+
+    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
+        kwargs: dict[str, Any] = {
+            "vector": list(vector),
+            "top_k": top_k,
+            "namespace": self.namespace,
+            "include_metadata": True,
+        }
+        if source is not None:
+            kwargs["filter"] = {"source": {"$eq": source}}
+        response = self._call("query", lambda: self._index.query(**kwargs))
+        return [Match(m.id, float(m.score), dict(m.metadata or {})) for m in response.matches]
+
+    def count(self) -> int:
+        stats = self._call("describe_index_stats", lambda: self._index.describe_index_stats())
+        summary = (stats.namespaces or {}).get(self.namespace)
+        return int(summary.vector_count) if summary else 0
+
+    def finish(self) -> None:
+        """Nothing to compact: Pinecone manages its own storage."""
+
+    # --- one error policy -----------------------------------------------------------------------------------
+
+    def _call(self, operation: str, fn: Callable[[], _T]) -> _T:
+        try:
+            retrying = transient_retrying(_is_transient, _retry_after, attempts=self._attempts, base_wait_s=2.0)
+            return retrying(fn)
+        except UnauthorizedError:
+            raise StoreError(f"Pinecone rejected PINECONE_API_KEY (401) during {operation}") from None
+        except PineconeError as exc:
+            message = str(exc).replace(self._secret, "***") if self._secret else str(exc)
+            raise StoreError(f"Pinecone {operation} failed in namespace {self.namespace!r}: {message[:300]}") from None
+
+
+def _outcome(future: Any) -> object:
+    try:
+        return future.result()
+    except BaseException as exc:  # collected, then the first is re-raised once every batch has finished
+        return exc

@@ -1,0 +1,176 @@
+"""Fixtures for the operations tests: one real Prefect server for the session, plus a local webhook receiver.
+
+- ``prefect_server`` (session): ``prefect server start`` on a free port with its own PREFECT_HOME; this process
+  talks to it through ``temporary_settings`` (PREFECT_API_URL); ``prefect_server.env`` is the environment for
+  ``prefect`` subprocesses.
+- ``webhook`` (session): a tiny ``http.server`` on 127.0.0.1 recording every POST body; ``webhook.json_url`` is the
+  apprise ``json://`` URL a SlackWebhook block can post to (plain ``http://`` URLs are ignored by SlackWebhook).
+- ``alerts_setup`` (session): ``setup_alerts`` run once with fake tokens and that webhook; its result.
+- ``deployed`` (session): ``prefect deploy --all`` of the committed prefect.yaml to a ``process`` pool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
+
+from backfill.settings import Settings
+from tests.deploy.deploy_helpers import FAKE_TOKENS, PREFECT_BIN, REPO_ROOT, WORK_POOL
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PrefectServer:
+    api_url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(PREFECT_BIN), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_healthy(api_url, proc, home / "server.log")
+        client_env = {**env, "PREFECT_API_URL": api_url}
+        with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+            yield PrefectServer(api_url=api_url, env=client_env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Webhook:
+    port: int
+    posts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def json_url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/slack-hook"
+
+    def wait_for(self, needle: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The first POST whose title or message contains ``needle``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for post in list(self.posts):
+                if needle in post.get("title", "") or needle in post.get("message", ""):
+                    return post
+            time.sleep(0.2)
+        raise AssertionError(f"no webhook POST containing {needle!r} within {timeout}s; got {self.posts}")
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[Webhook]:
+    received = Webhook(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            try:
+                received.posts.append(json.loads(body))
+            except ValueError:
+                received.posts.append({"raw": body.decode(errors="replace")})
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    received.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def alerts_setup(prefect_server: PrefectServer, webhook: Webhook) -> dict[str, Any]:
+    from flows.alerts import setup_alerts
+
+    settings = Settings(**FAKE_TOKENS, slack_webhook_url=webhook.json_url, backfill_results_block=None)
+    s3_env = {
+        "BACKFILL_S3_BUCKET": "backfill-test-bucket",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    return setup_alerts(settings, env=s3_env)
+
+
+@pytest.fixture(scope="session")
+def deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Every deployment of the committed prefect.yaml, deployed to a process pool (Secret blocks already exist)."""
+    env = {
+        **prefect_server.env,
+        "BACKFILL_WORK_POOL": WORK_POOL,
+        "BACKFILL_GIT_REPO": REPO_ROOT.as_uri(),
+        "JIRA_URL": "https://acme.atlassian.net",
+        "JIRA_EMAIL": "ops@example.com",
+        "PINECONE_INDEX_HOST": "backfill-abc123.svc.pinecone.io",
+    }
+    subprocess.run(
+        [str(PREFECT_BIN), "work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"],
+        env=env, check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    result = subprocess.run(
+        [str(PREFECT_BIN), "--no-prompt", "deploy", "--all", "--prefect-file", str(REPO_ROOT / "prefect.yaml")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, f"prefect deploy failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result

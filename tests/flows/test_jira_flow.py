@@ -1,0 +1,124 @@
+"""The Jira flow end to end against the sandbox: complete, exactly once, minimal requests, incremental, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backfill.settings import load_settings
+from backfill.state import LocalStateBackend
+from flows.jira import jira_backfill
+from sandbox.server import RunningSandbox
+from tests.flows.flow_helpers import (
+    counters,
+    exported,
+    jira_requests,
+    minimum_jira_requests,
+    own_sandbox,
+    pinecone_ids,
+    simulator_env,
+)
+
+
+def _doc_ids(sb: RunningSandbox, prefix: str = "jira:") -> list[str]:
+    return sorted({vid.rsplit("#", 1)[0] for vid in pinecone_ids(sb, prefix)})
+
+
+@pytest.fixture
+def jira_env(backfill_env: dict[str, str], fresh_sandbox: RunningSandbox) -> dict[str, str]:
+    env = simulator_env(fresh_sandbox)
+    with exported(env):
+        yield {**backfill_env, **env}
+
+
+@pytest.fixture(scope="module")
+def scale_one() -> Iterator[RunningSandbox]:
+    """The predecessor's headline workload: 72 projects, 7,556 issues over 730 days."""
+    with own_sandbox(seed=7, scale=1.0, profile="none") as sb:
+        yield sb
+
+
+def test_full_backfill_at_scale_1_is_complete_exactly_once_and_near_minimal(
+    prefect_server: str, scale_one: RunningSandbox, tmp_path: Path
+) -> None:
+    stats = scale_one.control("jira/stats", {})
+    assert (stats["projects"], stats["issues"]) == (72, 7556)
+    env = {**scale_one.env, **simulator_env(scale_one), "BACKFILL_HOME": str(tmp_path / "home")}
+    with exported(env):
+        summary = jira_backfill(full=True, active_only=False)
+        state = LocalStateBackend(load_settings().backfill_home).load("jira")
+
+    assert summary["status"] == "verified"
+    assert summary["verified"] == summary["upserted"] == summary["embedded"] == summary["chunks"] > 0
+    assert _doc_ids(scale_one) == sorted(f"jira:{i}" for i in stats["issue_ids"])
+    seen = counters(scale_one)
+    assert not [key for key in seen if "startAt" in key], "a search/jql request carried startAt"
+    # +2: the auth check (/myself) and the one probe for the oldest issue of a full run.
+    assert jira_requests(seen) <= 1.1 * minimum_jira_requests(stats) + 2
+    assert state.watermark is not None and state.coverage.documents == stats["issues"]
+    assert state.coverage.vectors == summary["chunks"]
+
+
+def test_incremental_run_ingests_exactly_the_changes_then_nothing(
+    jira_env: dict[str, str], fresh_sandbox: RunningSandbox
+) -> None:
+    first = jira_backfill(full=True, active_only=False)
+    assert first["status"] == "verified"
+    backend = LocalStateBackend(load_settings().backfill_home)
+    before = backend.load("jira").watermark
+
+    edited = fresh_sandbox.control("jira/edit_issue", {"n": 10})["ids"]
+    fresh_sandbox.control("jira/add_issue", {"n": 5})
+    old = sorted(set(fresh_sandbox.control("jira/stats", {})["issue_ids"]) - set(edited))[:3]
+    for issue_id in old:
+        fresh_sandbox.control("jira/comment", {"key": issue_id})
+
+    second = jira_backfill(active_only=False)
+    assert second["status"] == "verified"
+    assert 18 <= second["unique"] <= 18 + 3  # the changes, plus at most a few issues inside the overlap
+    assert 0 < second["embedded"] < first["embedded"]
+    assert second["embedded"] <= second["chunks"]  # only chunks of the fetched (changed) issues, never the rest
+    after = backend.load("jira").watermark
+    assert before is not None and after is not None and after > before
+    assert len(_doc_ids(fresh_sandbox)) == len(fresh_sandbox.control("jira/stats", {})["issue_ids"])
+
+    third = jira_backfill(active_only=False)
+    assert third["status"] == "verified"
+    assert (third["tokens"], third["upserted"], third["embedded"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "Australia/Brisbane"])
+def test_user_time_zone_neither_skips_nor_duplicates(
+    jira_env: dict[str, str], fresh_sandbox: RunningSandbox, tz: str
+) -> None:
+    assert jira_backfill(full=True, active_only=False)["status"] == "verified"
+    fresh_sandbox.control("jira/set_timezone", {"tz": tz})
+    edited = fresh_sandbox.control("jira/edit_issue", {"n": 4})["ids"]
+    summary = jira_backfill(active_only=False)
+    assert summary["status"] == "verified" and summary["unique"] >= len(edited)
+    assert len(_doc_ids(fresh_sandbox)) == len(fresh_sandbox.control("jira/stats", {})["issue_ids"])
+
+
+def test_rejected_token_fails_fast_and_keeps_the_watermark(
+    jira_env: dict[str, str], fresh_sandbox: RunningSandbox
+) -> None:
+    assert jira_backfill(full=True, active_only=False)["status"] == "verified"
+    backend = LocalStateBackend(load_settings().backfill_home)
+    watermark = backend.load("jira").watermark
+    fresh_sandbox.control("jira/auth", {"fail": True})
+    before = jira_requests(counters(fresh_sandbox))
+    with pytest.raises(Exception, match=r"Jira rejected JIRA_API_TOKEN for http://127\.0\.0\.1"):
+        jira_backfill(active_only=False)
+    assert jira_requests(counters(fresh_sandbox)) - before <= 2  # no retry storm
+    assert backend.load("jira").watermark == watermark
+
+
+def test_html_page_with_200_fails_naming_source_endpoint_and_partition(
+    jira_env: dict[str, str], fresh_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    fresh_sandbox.control("faults", {"jira": {"html_200": 1.0, "fault_path": "/search/jql"}})
+    with pytest.raises(Exception, match=r"Jira POST /rest/api/3/search/jql.*HTML page.*partition jira:ENG,OPE:"):
+        jira_backfill(days_back=100, active_only=False)
+    assert LocalStateBackend(load_settings().backfill_home).load("jira").watermark is None
