@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from backfill import commands_ops
 from backfill.settings import SettingsError
@@ -26,7 +27,7 @@ app.add_typer(commands_ops.alerts_app, name="alerts")
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a clear error (never a traceback for expected failures) and return the exit to raise."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -138,6 +139,31 @@ def demo(
     result = run_demo(Console(), scale=scale)
     if not result["ok"]:
         raise fail("the demo did not verify every source (see above)")
+
+
+bench_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Benchmarks that print figures.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    docs: Annotated[int, typer.Option(min=1, help="Synthetic documents to ingest.")] = 10_000,
+    dimensions: Annotated[int, typer.Option(min=8, max=3072, help="Embedding dimensions.")] = 1536,
+    batch_docs: Annotated[int | None, typer.Option(min=1, help="Documents per pipeline batch.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+) -> None:
+    """Ingest synthetic documents through the OpenAI and Pinecone simulators; print docs/s, chunks/s, requests
+    against the minimum the batch limits allow, tokens and peak RSS."""
+    from backfill.bench import bench_ingest as run_bench
+    from backfill.bench import print_bench
+
+    result = run_bench(docs, dimensions=dimensions, batch_docs=batch_docs)
+    if as_json:
+        _print_json(result)
+    else:
+        print_bench(result)
+    if result.get("status") != "verified":
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

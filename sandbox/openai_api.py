@@ -254,7 +254,8 @@ def build(ctx: SandboxContext) -> ApiSpec:
                 {"message": message, "type": "invalid_request_error", "param": None, "code": None},
                 "missing_api_key",
             )
-        if auth[7:].strip() != SANDBOX_OPENAI_KEY:
+        # The sandbox key, or any key that extends it (tests use marker keys to prove secrets never leak).
+        if not auth[7:].strip().startswith(SANDBOX_OPENAI_KEY):
             # Never echo the key: secrets must not reach logs or exceptions.
             message = (
                 "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."

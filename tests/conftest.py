@@ -16,6 +16,11 @@ Fixtures:
   ``vendor_schema("openai/openai_embeddings.trimmed.openapi.json", "CreateEmbeddingResponse").validate(body)``.
   Specs are read from ``$BACKFILL_SPECS_DIR``, else ``tests/specs/``, else ``/work/shared/reference/specs``.
 
+- ``prefect_server`` (session): one real Prefect server (``prefect_test_harness``: temp DB, loopback) for flow
+  tests; yields its API URL, which subprocess tests pass as ``PREFECT_API_URL`` so no CLI call starts its own.
+- ``backfill_env`` (function): the sandbox's environment plus a private ``BACKFILL_HOME`` and the Prefect API URL,
+  exported for in-process flows.
+
 For a sandbox with another profile or overrides, start your own: ``with start_sandbox(profile="flaky") as sb:``.
 """
 
@@ -31,6 +36,8 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+from prefect.settings import PREFECT_API_URL
+from prefect.testing.utilities import prefect_test_harness
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -83,3 +90,27 @@ def vendor_schema() -> Callable[[str, str], Draft202012Validator]:
         return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"}, registry=registry)
 
     return validator
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def backfill_env(
+    prefect_server: str, fresh_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The sandbox's environment plus a private BACKFILL_HOME, exported for in-process flows and subprocesses."""
+    env = {
+        **fresh_sandbox.env,
+        "BACKFILL_HOME": str(tmp_path / "home"),
+        "PREFECT_API_URL": prefect_server,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
