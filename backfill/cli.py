@@ -85,7 +85,7 @@ def ingest(
     from ingest.jsonl import JsonlError
 
     try:
-        summary = ingest_file(file, dry_run=dry_run, max_tokens=max_tokens)
+        summary = ingest_file(file, dry_run=dry_run, max_tokens=max_tokens, progress=not as_json)
     except (SettingsError, JsonlError) as exc:
         raise fail(str(exc), code=2) from None
     if as_json:
@@ -136,7 +136,8 @@ def demo(
     """Run every source against the local sandbox into LanceDB with the local model, then show coverage and search."""
     from backfill.demo import run_demo
 
-    result = run_demo(Console(), scale=scale)
+    # Wide enough for the coverage table even when stdout is not a terminal (CI logs, `make demo | tee`).
+    result = run_demo(Console(width=max(Console().width, 150)), scale=scale)
     if not result["ok"]:
         raise fail("the demo did not verify every source (see above)")
 

@@ -34,6 +34,8 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The demo's own output (progress bars, tables) is the story; Prefect's INFO lines would bury it.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     runs: dict[str, Any] = {}
     with start_sandbox(seed=42, scale=scale, profile="none") as sandbox:
         for name in _SANDBOX_VARS:

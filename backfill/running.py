@@ -13,7 +13,9 @@ from ingest.jsonl import validate_file
 __all__ = ["ingest_file"]
 
 
-def ingest_file(path: Path, *, dry_run: bool = False, max_tokens: int | None = None) -> dict[str, Any]:
+def ingest_file(
+    path: Path, *, dry_run: bool = False, max_tokens: int | None = None, progress: bool = False
+) -> dict[str, Any]:
     """Ingest a JSON-lines file through the ingest flow. Returns the run summary; status says if it verified.
 
     Settings and every line of the file are validated before the flow starts, so bad input writes nothing.
@@ -21,18 +23,23 @@ def ingest_file(path: Path, *, dry_run: bool = False, max_tokens: int | None = N
     load_settings()
     total = validate_file(path)
     from flows.ingest import ingest_subflow  # imported late: Prefect is slow to import and not needed to fail
+    from flows.progress import PROGRESS_LISTENERS
 
-    try:
-        return ingest_subflow(
-            spool=str(Path(path).resolve()),
-            source="jsonl",
-            total_documents=total,
-            dry_run=dry_run,
-            max_tokens=max_tokens,
-        )
-    except IngestError as exc:
-        report = getattr(exc, "report", None)
-        return {**(asdict(report) if report else {}), "status": "failed", "error": str(exc)}
+    with _ProgressBar(enabled=progress) as bar:
+        PROGRESS_LISTENERS.append(bar.update)
+        try:
+            return ingest_subflow(
+                spool=str(Path(path).resolve()),
+                source="jsonl",
+                total_documents=total,
+                dry_run=dry_run,
+                max_tokens=max_tokens,
+            )
+        except IngestError as exc:
+            report = getattr(exc, "report", None)
+            return {**(asdict(report) if report else {}), "status": "failed", "error": str(exc)}
+        finally:
+            PROGRESS_LISTENERS.remove(bar.update)
 
 
 SOURCES = ("jira", "tempo")
@@ -64,7 +71,7 @@ def run_source_flow(
     if source == "jira":
         kwargs["projects"] = projects or None
         kwargs["active_only"] = active_only
-    from flows.pipeline import PROGRESS_LISTENERS
+    from flows.progress import PROGRESS_LISTENERS
 
     flow = _flow_for(source)
     with _ProgressBar(enabled=progress) as bar:
@@ -116,12 +123,12 @@ class _ProgressBar:
             self._progress.start()
         return self
 
-    def update(self, source: str, done: int, total: int) -> None:
+    def update(self, what: str, done: int, total: int) -> None:
         if self._progress is None:
             return
-        if source not in self._tasks:
-            self._tasks[source] = self._progress.add_task(f"{source}: fetching partitions", total=total)
-        self._progress.update(self._tasks[source], completed=done, total=total)
+        if what not in self._tasks:
+            self._tasks[what] = self._progress.add_task(what, total=total)
+        self._progress.update(self._tasks[what], completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from backfill.settings import load_settings
 from flows.artifacts import ProgressArtifact, publish_run_report
+from flows.progress import notify_progress
 from flows.secrets import load_secret_env
 from ingest.errors import IngestError
 from ingest.factory import build_embedder, build_store
@@ -48,6 +49,8 @@ def ingest_subflow(
 
     def on_progress(report: IngestReport) -> None:
         progress.update(report.documents)
+        if total_documents:
+            notify_progress(f"{source}: embedding + writing", report.documents, total_documents)
 
     try:
         report = run_ingest(read_documents(Path(spool)), embedder, store, options, progress=on_progress, step=_as_task)

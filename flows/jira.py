@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from backfill.planning import RunParams
-from flows.pipeline import run_source
+from flows.pipeline import run_name, run_source
 
 __all__ = ["jira_backfill"]
 
@@ -21,7 +21,7 @@ OVERLAP = timedelta(minutes=30)
 
 @flow(
     name="jira-backfill",
-    flow_run_name="jira-{days_back}d-{since}-full={full}",
+    flow_run_name=run_name("jira"),
     task_runner=ThreadPoolTaskRunner(max_workers=4),
     timeout_seconds=6 * 3600,
 )

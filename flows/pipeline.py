@@ -28,16 +28,15 @@ from connectors.errors import TransientError
 from connectors.registry import make_connector
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.ingest import ingest_subflow
+from flows.progress import notify_progress
 from flows.runtime import result_storage, state_backend
 from flows.secrets import load_secret_env
 from ingest.document import Document, doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
 
-__all__ = ["PROGRESS_LISTENERS", "FailuresRecorded", "run_source"]
+__all__ = ["FailuresRecorded", "run_name", "run_source"]
 
 RESUME_WITHIN = timedelta(hours=24)
-# Process-local observers of fetch progress (the CLI draws a rich progress bar with them).
-PROGRESS_LISTENERS: list[Callable[[str, int, int], None]] = []
 
 
 class FailuresRecorded(RuntimeError):
@@ -82,9 +81,23 @@ def _exception_of(state: Any) -> BaseException | None:
     return None
 
 
-def _notify(source: str, done: int, total: int) -> None:
-    for listener in PROGRESS_LISTENERS:
-        listener(source, done, total)
+def run_name(source: str) -> Callable[[], str]:
+    """A flow-run name that says what the run covers: ``jira-full``, ``jira-3d``, ``jira-since-2026-01-01``,
+    ``jira-incremental``."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = flow_run.parameters or {}
+        if params.get("full"):
+            return f"{source}-full"
+        if params.get("days_back"):
+            return f"{source}-{params['days_back']}d"
+        if params.get("since"):
+            return f"{source}-since-{params['since']}"
+        return f"{source}-incremental"
+
+    return name
 
 
 def run_source(
@@ -177,7 +190,7 @@ def _fetch_to_spool(
                     count += 1
                 failures.extend(result["failures"])
                 progress.update(done)
-                _notify(source, done, len(futures))
+                notify_progress(f"{source}: fetching partitions", done, len(futures))
     except BaseException:
         for future in futures:
             future.wait()  # let in-flight partitions finish and cache, so the rerun skips them

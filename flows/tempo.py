@@ -10,7 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from backfill.planning import RunParams
-from flows.pipeline import run_source
+from flows.pipeline import run_name, run_source
 
 __all__ = ["tempo_backfill"]
 
@@ -20,7 +20,7 @@ OVERLAP = timedelta(minutes=30)
 
 @flow(
     name="tempo-backfill",
-    flow_run_name="tempo-{days_back}d-{since}-full={full}",
+    flow_run_name=run_name("tempo"),
     task_runner=ThreadPoolTaskRunner(max_workers=4),
     timeout_seconds=3 * 3600,
 )

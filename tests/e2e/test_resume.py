@@ -40,8 +40,8 @@ PHASES: dict[str, Callable[[RunningSandbox, Path], bool]] = {
 
 @pytest.mark.parametrize("phase", list(PHASES))
 def test_killed_run_resumes_without_refetching_or_duplicating(phase: str, prefect_server: str, tmp_path: Path) -> None:
-    slow = {"jira": {"latency_ms": 40.0}, "openai": {"latency_ms": 150.0}, "pinecone": {"latency_ms": 60.0}}
-    with own_sandbox(seed=11, scale=0.25, profile="none", overrides=slow) as sb:
+    slow = {"jira": {"latency_ms": 120.0}, "openai": {"latency_ms": 150.0}, "pinecone": {"latency_ms": 60.0}}
+    with own_sandbox(seed=11, scale=0.1, profile="none", overrides=slow) as sb:
         home = tmp_path / "home"
         env = {
             **os.environ,
