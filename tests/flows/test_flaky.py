@@ -1,0 +1,36 @@
+"""The ``flaky`` profile (429s, 5xx, dropped connections, quotas on, on every API): runs still verify everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backfill.settings import load_settings
+from backfill.state import LocalStateBackend
+from flows.jira import jira_backfill
+from flows.tempo import tempo_backfill
+from tests.flows.flow_helpers import exported, own_sandbox, pinecone_ids, simulator_env
+
+# Real-service latencies are switched off to keep the suite quick; the faults and quotas stay on.
+FAST = {"latency_ms": 0.0, "retry_after": 0.2}
+APIS = ("jira", "tempo", "openai", "pinecone")
+
+
+def test_full_jira_and_tempo_backfills_complete_under_the_flaky_profile(prefect_server: str, tmp_path: Path) -> None:
+    with own_sandbox(seed=5, scale=0.05, profile="flaky", overrides={api: FAST for api in APIS}) as sb:
+        env = {**sb.env, **simulator_env(sb), "BACKFILL_HOME": str(tmp_path / "home")}
+        with exported(env):
+            jira = jira_backfill(full=True, active_only=False)
+            tempo = tempo_backfill(full=True)
+            backend = LocalStateBackend(load_settings().backfill_home)
+            watermarks = (backend.load("jira").watermark, backend.load("tempo").watermark)
+        injected = sb.app.state.faults.injected
+        issues = sb.control("jira/stats", {})["issue_ids"]
+        worklogs = sb.control("tempo/stats", {})["worklog_ids"]
+        jira_docs = {v.rsplit("#", 1)[0] for v in pinecone_ids(sb, "jira:")}
+        tempo_docs = {v.rsplit("#", 1)[0] for v in pinecone_ids(sb, "tempo:")}
+
+    assert jira["status"] == tempo["status"] == "verified"
+    assert jira_docs == {f"jira:{i}" for i in issues}
+    assert tempo_docs == {f"tempo:{i}" for i in worklogs}
+    assert all(watermarks)
+    assert sum(n for key, n in injected.items() if key.startswith("jira ")) > 0, "no fault was injected"
