@@ -167,5 +167,21 @@ def bench_ingest(
         raise typer.Exit(1)
 
 
+@bench_app.command("sandbox")
+def bench_sandbox(
+    scale: Annotated[float, typer.Option(help="Corpus size; 1.0 = 72 Jira projects, 7,556 issues.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+) -> None:
+    """Time the sandbox's start (target < 3 s at scale 1) and its first pages."""
+    from backfill.bench_sandbox import bench_sandbox as run_bench
+    from backfill.bench_sandbox import print_sandbox_bench
+
+    result = run_bench(scale)
+    if as_json:
+        _print_json(result)
+    else:
+        print_sandbox_bench(result)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
