@@ -8,9 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary"]
+__all__ = ["REPORT_FIELDS", "print_summary"]
 
-_ORDER = (
+# The counts of a run, in the order the terminal and the Prefect run report show them.
+REPORT_FIELDS = (
     "partitions",
     "documents",
     "unique",
@@ -30,7 +31,7 @@ def print_summary(summary: Mapping[str, Any], console: Console | None = None) ->
     """A two-column table of the run's counts, then its status (and error) in colour."""
     console = console or Console()
     table = Table("", "", show_header=False, box=None)
-    for name in _ORDER:
+    for name in REPORT_FIELDS:
         if name in summary:
             value = summary[name]
             table.add_row(name, f"${value:.4f}" if name == "estimated_cost_usd" else str(value))

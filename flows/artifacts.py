@@ -13,23 +13,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-__all__ = ["REPORT_FIELDS", "ProgressArtifact", "publish_run_report"]
+from backfill.reporting import REPORT_FIELDS
 
-REPORT_FIELDS = (
-    "partitions",
-    "documents",
-    "unique",
-    "chunks",
-    "unchanged",
-    "embedded",
-    "upserted",
-    "verified",
-    "deleted",
-    "failures",
-    "tokens",
-    "estimated_cost_usd",
-    "status",
-)
+__all__ = ["ProgressArtifact", "publish_run_report"]
 
 
 def _key(*parts: str) -> str:
@@ -64,7 +50,7 @@ class ProgressArtifact:
 
 def publish_run_report(source: str, summary: Mapping[str, Any], extra_markdown: str = "") -> None:
     """A table artifact with the run's counts, and a markdown one that says in words what happened."""
-    row = {name: summary.get(name, "") for name in REPORT_FIELDS if name in summary}
+    row = {name: summary[name] for name in (*REPORT_FIELDS, "status") if name in summary}
     create_table_artifact(key=_key(source, "run-report"), table=[row], description=f"{source} run report")
     lines = [f"# {source}: {summary.get('status', 'unknown')}", ""]
     lines += [f"* **{name}**: {value}" for name, value in row.items() if name != "status"]

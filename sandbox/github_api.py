@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
 from sandbox.corpus.github import ORG, Comment, GitHubCorpus, Issue, Repo
+from sandbox.corpus.jira import issue_keys
 from sandbox.github_objects import comment_json, commit_json, issue_json, pull_json, repo_json, user_json
 
 __all__ = ["GITHUB_TOKEN", "build"]
@@ -59,7 +60,9 @@ class GitHubSim:
         self.window_end: datetime | None = None
 
     def _fresh(self) -> GitHubCorpus:
-        return GitHubCorpus(self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), _jira_keys(self.ctx))
+        return GitHubCorpus(
+            self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), issue_keys(self.ctx.seed, self.ctx.scale)
+        )
 
     # ---- rate limit bookkeeping --------------------------------------------------------------------------
     def _limit(self) -> int:
@@ -359,15 +362,6 @@ def _page(request: Request, items: list[Any], serialise: Callable[[Any], dict[st
     if page > 1:
         rels = [f'<{url(page - 1)}>; rel="prev"', *rels, f'<{url(1)}>; rel="first"']
     return chunk, ", ".join(rels)
-
-
-def _jira_keys(ctx: SandboxContext) -> list[str]:
-    try:
-        from sandbox.corpus import jira
-    except ModuleNotFoundError:
-        return []
-    keys = getattr(jira, "issue_keys", None)
-    return list(keys(ctx.seed, ctx.scale)) if keys else []
 
 
 def build(ctx: SandboxContext) -> ApiSpec:

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
+from sandbox.corpus.jira import issue_keys
 from sandbox.corpus.notion import NotionCorpus, notion_id
 from sandbox.notion_objects import NotionError, block_object, database_object, minute, page_object
 
@@ -57,7 +58,9 @@ class NotionSim:
         self._requests = 0
 
     def _fresh(self) -> NotionCorpus:
-        return NotionCorpus(self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), _jira_keys(self.ctx))
+        return NotionCorpus(
+            self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), issue_keys(self.ctx.seed, self.ctx.scale)
+        )
 
     def _request_id(self) -> str:
         self._requests += 1
@@ -334,15 +337,6 @@ def _not_found(raw_id: str) -> NotionError:
 
 def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _jira_keys(ctx: SandboxContext) -> list[str]:
-    try:
-        from sandbox.corpus import jira
-    except ModuleNotFoundError:
-        return []
-    keys = getattr(jira, "issue_keys", None)
-    return list(keys(ctx.seed, ctx.scale)) if keys else []
 
 
 def build(ctx: SandboxContext) -> ApiSpec:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sandbox.context import ApiSpec, SandboxContext
+from sandbox.corpus.jira import issue_keys
 from sandbox.corpus.slack import SlackCorpus
 from sandbox.faults import TokenBucket
 from sandbox.slack_methods import METHODS, SlackError, SlackState
@@ -71,7 +72,9 @@ class SlackSim:
         self.buckets: dict[str, TokenBucket] = {}
 
     def _fresh_state(self) -> SlackState:
-        return SlackState(SlackCorpus(self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), _jira_keys(self.ctx)))
+        return SlackState(
+            SlackCorpus(self.ctx.seed, self.ctx.scale, self.ctx.clock.now(), issue_keys(self.ctx.seed, self.ctx.scale))
+        )
 
     def settings(self) -> dict[str, Any]:
         return self.ctx.settings.get("slack", {})
@@ -172,16 +175,6 @@ async def _read_args(request: Request, method: str) -> dict[str, str]:
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None
-
-
-def _jira_keys(ctx: SandboxContext) -> list[str]:
-    """Real Jira keys for cross-links, when the Jira corpus module is present."""
-    try:
-        from sandbox.corpus import jira
-    except ModuleNotFoundError:
-        return []
-    keys = getattr(jira, "issue_keys", None)
-    return list(keys(ctx.seed, ctx.scale)) if keys else []
 
 
 def build(ctx: SandboxContext) -> ApiSpec:
