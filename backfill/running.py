@@ -64,7 +64,10 @@ def run_source_flow(
 
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    load_settings()
+    from connectors.registry import make_connector
+
+    # Missing source settings fail here, naming the variables, before Prefect starts or anything is fetched.
+    make_connector(source, load_settings()).close()
     kwargs: dict[str, Any] = {"days_back": days_back, "full": full, "resume": resume}
     if since:
         kwargs["since"] = date.fromisoformat(since)
