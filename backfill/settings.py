@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = None
     fireflies_api_url: AnyHttpUrl = AnyHttpUrl("https://api.fireflies.ai/graphql")
     fireflies_api_key: SecretStr | None = None
+    # Client-side pacing per API (requests/second, shared by every client of that API in the process). The
+    # defaults sit under each vendor's documented limit; lower them when several deployments share a token.
+    jira_rate_per_s: float = Field(default=10.0, gt=0, le=1000)
+    tempo_rate_per_s: float = Field(default=4.0, gt=0, le=1000)
 
     # embeddings
     openai_api_key: SecretStr | None = None

@@ -15,8 +15,9 @@ SOURCES = ("jira", "tempo")
 def make_connector(source: str, settings: Settings) -> Connector:
     """A connector for ``source`` built from settings; fails naming the missing setting(s)."""
     if source == "jira":
-        return JiraConnector(settings)
+        return JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
     if source == "tempo":
         # Tempo worklogs carry Jira issue ids only: keys and summaries come from Jira's bulkfetch.
-        return TempoConnector(settings, JiraConnector(settings))
+        jira = JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
+        return TempoConnector(settings, jira, rate_per_s=settings.tempo_rate_per_s)
     raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")

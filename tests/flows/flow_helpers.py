@@ -21,6 +21,9 @@ def simulator_env(sb: RunningSandbox) -> dict[str, str]:
         "BACKFILL_STORE": "pinecone",
         "BACKFILL_EMBEDDER": "openai",
         "EMBEDDING_DIMENSIONS": str(DIMENSIONS),
+        # The sandbox enforces quotas only in its realistic and harsher profiles: don't pace against it otherwise.
+        "JIRA_RATE_PER_S": "500",
+        "TEMPO_RATE_PER_S": "500",
     }
 
 
