@@ -22,7 +22,7 @@ def ingest_file(
     """
     load_settings()
     total = validate_file(path)
-    from flows.ingest import ingest_subflow  # imported late: Prefect is slow to import and not needed to fail
+    from flows.ingest_subflow import ingest_subflow  # imported late: Prefect is slow to import and not needed to fail
     from flows.progress import PROGRESS_LISTENERS
 
     with _ProgressBar(enabled=progress) as bar:

@@ -5,7 +5,7 @@ Creates or updates, from the environment:
 - the S3 results bucket block (prefect-aws ``S3Bucket`` + ``AwsCredentials``) named by ``BACKFILL_RESULTS_BLOCK``
   (task results *and* source state; managed workers lose their disk);
 - one Secret block per token that is set (``jira-api-token``, ``tempo-api-token``, ``openai-api-key``, …), which
-  flows load into their environment at run time (flows/secrets.py);
+  flows load into their environment at run time (flows/secret_env.py);
 - the ``backfill-alerts`` SlackWebhook block from ``SLACK_WEBHOOK_URL``;
 - one global concurrency limit per source API (``jira-api``, ``tempo-api``, …) with slot decay, i.e. a rate limit
   shared by every flow run in the workspace;

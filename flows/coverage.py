@@ -16,7 +16,7 @@ from pydantic import Field
 from backfill.freshness import coverage_report, render_markdown, resolve_now
 from backfill.settings import load_settings
 from flows.runtime import state_backend
-from flows.secrets import load_secret_env
+from flows.secret_env import load_secret_env
 
 __all__ = ["COVERAGE_FLOW_NAME", "StaleSources", "coverage"]
 

@@ -27,10 +27,10 @@ from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
 from connectors.registry import make_connector
 from flows.artifacts import ProgressArtifact, publish_run_report
-from flows.ingest import ingest_subflow
+from flows.ingest_subflow import ingest_subflow
 from flows.progress import notify_progress
 from flows.runtime import result_storage, state_backend
-from flows.secrets import load_secret_env
+from flows.secret_env import load_secret_env
 from ingest.document import Document, doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
 

@@ -7,6 +7,7 @@
   apprise ``json://`` URL a SlackWebhook block can post to (plain ``http://`` URLs are ignored by SlackWebhook).
 - ``alerts_setup`` (session): ``setup_alerts`` run once with fake tokens and that webhook; its result.
 - ``deployed`` (session): ``prefect deploy --all`` of the committed prefect.yaml to a ``process`` pool.
+- ``moto_s3`` (session): an S3 endpoint on 127.0.0.1 (moto's threaded server); its ``http://`` URL.
 """
 
 from __future__ import annotations
@@ -174,3 +175,17 @@ def deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> sub
     )  # fmt: skip
     assert result.returncode == 0, f"prefect deploy failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """An S3-compatible endpoint on loopback, standing in for the managed workers' results bucket."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -79,7 +79,7 @@ def test_job_variables_and_pull_steps_target_the_managed_runtime(deployed: subpr
     assert env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "false"
     assert env["JIRA_URL"] == "https://acme.atlassian.net"
     # No token is stored in the deployment, although the Secret blocks existed at deploy time: flows load them at
-    # run time (flows/secrets.py; docs/DEPLOYMENT.md, "Secrets").
+    # run time (flows/secret_env.py; docs/DEPLOYMENT.md, "Secrets").
     assert "JIRA_API_TOKEN" not in env
     assert FAKE_TOKENS["jira_api_token"] not in deployment.model_dump_json()
     assert any(p.startswith("prefect-aws") for p in deployment.job_variables["pip_packages"])

@@ -1,4 +1,4 @@
-"""Tokens come from Secret blocks at run time (flows/secrets.py), and no deployment stores one.
+"""Tokens come from Secret blocks at run time (flows/secret_env.py), and no deployment stores one.
 
 Against the session's real local Prefect server (conftest ``prefect_server``); each test restores ``os.environ``.
 """
@@ -19,7 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from flows.alerts import SECRET_BLOCKS
-from flows.secrets import SECRET_ENV_BLOCKS, SecretBlockError, load_secret_env
+from flows.secret_env import SECRET_ENV_BLOCKS, SecretBlockError, load_secret_env
 from tests.deploy.conftest import PrefectServer
 from tests.deploy.deploy_helpers import FAKE_TOKENS
 
@@ -90,7 +90,7 @@ def test_no_blocks_at_all_is_quiet(
     caplog.set_level(logging.DEBUG)
     assert load_secret_env(names) == []
     assert not set(names) & set(os.environ)
-    assert not [r for r in caplog.records if r.name.endswith("flows.secrets")]
+    assert not [r for r in caplog.records if r.name.endswith("flows.secret_env")]
 
 
 def test_values_never_reach_the_result_or_the_logs(

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from backfill.settings import load_settings
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.progress import notify_progress
-from flows.secrets import load_secret_env
+from flows.secret_env import load_secret_env
 from ingest.errors import IngestError
 from ingest.factory import build_embedder, build_store
 from ingest.jsonl import read_documents
