@@ -14,7 +14,7 @@ its total.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -64,6 +64,8 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+RETRY_SCOPE = "retry:"  # scope of the partition that re-fetches earlier failures by id
+FAILED_SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # a retry partition is not bounded by time
 SLICE_MONTHS = 6  # partition width: small enough to resume usefully, large enough to keep pages full
 
 
@@ -201,10 +203,20 @@ class JiraConnector:
         issues = self._list_of(data, "issues", f"POST {SEARCH_PATH}", None)
         return parse_timestamp(issues[0]["fields"]["updated"]) if issues else None
 
+    def retry_partition(self, doc_ids: Iterable[str], until: datetime) -> Partition:
+        """A partition of the issues that failed in earlier runs (``jira:<id>``), fetched again first."""
+        ids = sorted({doc_id.removeprefix("jira:") for doc_id in doc_ids}, key=lambda i: (len(i), i))
+        return Partition(source=self.source, scope=RETRY_SCOPE + ",".join(ids), start=FAILED_SINCE, end=until)
+
     def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
         """Every issue of the project updated in ``[start, end)``, lazily, each with all its comments."""
+        if partition.scope.startswith(RETRY_SCOPE):
+            ids = [i for i in partition.scope.removeprefix(RETRY_SCOPE).split(",") if i.isdigit()]
+            jql = f"id in ({', '.join(ids)}) ORDER BY key ASC"
+        else:
+            jql = window_jql(partition.scope.split(","), partition.start, partition.end)
         body = {
-            "jql": window_jql(partition.scope.split(","), partition.start, partition.end),
+            "jql": jql,
             "fields": JIRA_FIELDS,
             "maxResults": self.page_size,
         }

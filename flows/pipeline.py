@@ -120,6 +120,10 @@ def run_source(
     try:
         connector.check()  # a rejected token fails here, before any partition is planned or fetched
         partitions = connector.partitions(Window(start=start, end=until), **filters)
+        retry = getattr(connector, "retry_partition", None)
+        if state.failures and retry is not None:
+            # Records that failed before are fetched again first, whatever the window: nothing is skipped for good.
+            partitions.insert(0, retry([f.id for f in state.failures], until))
     finally:
         connector.close()
     logger.info("%s: window %s → %s (%s), %d partitions", source, start, until, why, len(partitions))
