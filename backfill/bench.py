@@ -12,7 +12,6 @@ records and ≤ 2 MB of JSON per request (sizes measured on the records actually
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -35,6 +34,7 @@ from backfill.settings import Settings
 from ingest.factory import build_embedder, build_store
 from ingest.pipeline import IngestOptions, IngestReport, run_ingest
 from ingest.protocols import Match, Record, VectorStore
+from ingest.wire import record_json_bytes
 
 __all__ = [
     "EMBED_MAX_INPUTS",
@@ -92,7 +92,7 @@ class _MeteredStore:
     def upsert(self, records: Sequence[Record]) -> int:
         started, started_cpu = time.perf_counter(), time.thread_time()
         for record in records:
-            self.json_bytes += _record_json_bytes(record)
+            self.json_bytes += record_json_bytes(record)  # the exact bytes the store sends
         self.records += len(records)
         self.metering_s += time.perf_counter() - started
         self.metering_cpu_s += time.thread_time() - started_cpu
@@ -150,13 +150,6 @@ class _StepClock:
                 self._store.step = ""
 
         return timed
-
-
-def _record_json_bytes(record: Record) -> int:
-    # What the wire needs at least: float32 values at 9 significant digits, compact JSON, a separating comma.
-    values = [float(f"{v:.9g}") for v in record.values]
-    item = {"id": record.id, "values": values, "metadata": record.metadata}
-    return len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()) + 1
 
 
 # --- the simulators, in their own process -------------------------------------------------------------------

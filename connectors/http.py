@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +101,22 @@ def _partition_key(partition: object | None) -> str | None:
     return str(getattr(partition, "key", partition))
 
 
+_REQUESTS: Counter[str] = Counter()
+_REQUESTS_LOCK = threading.Lock()
+
+
+def request_counts() -> dict[str, int]:
+    """Requests sent by every client of this process so far, per ``"<api> <endpoint>"`` (retries included)."""
+    with _REQUESTS_LOCK:
+        return dict(_REQUESTS)
+
+
+def requests_since(before: dict[str, int]) -> dict[str, int]:
+    """The requests sent since the ``request_counts()`` snapshot ``before``."""
+    now = request_counts()
+    return {key: n - before.get(key, 0) for key, n in sorted(now.items()) if n - before.get(key, 0)}
+
+
 class ApiClient:
     """An httpx.Client plus retries, rate limiting, error classification and the page loop, for one API."""
 
@@ -183,6 +201,8 @@ class ApiClient:
     ) -> httpx.Response:
         if self._limiter is not None:
             self._limiter.acquire()
+        with _REQUESTS_LOCK:
+            _REQUESTS[f"{self.api} {where['endpoint']}"] += 1
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:  # timeouts, refused/dropped connections, truncated transfers

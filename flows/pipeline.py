@@ -25,6 +25,7 @@ from backfill.settings import Settings, load_settings
 from backfill.state import PendingRun, SourceState
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
+from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.ingest_subflow import ingest_subflow
@@ -113,6 +114,7 @@ def run_source(
     backend = state_backend(settings)
     state = backend.load(source)
     now = datetime.now(UTC)
+    requests_before = request_counts()
     start, until, why = _plan(state, params, filters, now, overlap)
     backend.save(state)  # the pending window is durable before the first partition is fetched
 
@@ -146,7 +148,14 @@ def run_source(
     state.record_failures([(f["id"], f["reason"]) for f in failures], now)
     state.coverage.last_run_status = "failed" if failures else "verified"
     backend.save(state)
-    summary = {**summary, "partitions": len(partitions), "failures": len(failures), "window": [start, until]}
+    summary = {
+        **summary,
+        "partitions": len(partitions),
+        "failures": len(failures),
+        "window": [start, until],
+        # source API requests this run made (cached partitions make none), per endpoint
+        "requests": requests_since(requests_before),
+    }
     publish_run_report(source, summary)
     if failures:
         sample = ", ".join(f"{f['id']} ({f['reason']})" for f in failures[:5])

@@ -9,6 +9,7 @@ included, fits ``max_tokens`` — the embedder's limit — so nothing is silentl
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import zlib
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ TITLE_SHARE = 0.125  # at most this share of max_tokens is spent on the carried 
 _MIN_BODY_TOKENS = 16
 _ANCHOR_ONE_IN = 2  # about every other piece may end a chunk once it holds MIN_SHARE of the budget
 MIN_SHARE = 0.4  # measured on 100 random one-paragraph edits: always ≤ 2 chunks re-embedded
+_TAIL_MARGIN_TOKENS = 16  # tokens tokenised before the tail, so the window's start cannot shift them
 ANCHOR_CHARS = 48  # anchors hash a piece's start, so an edit later in a paragraph keeps its boundaries
 
 # Boundaries, coarsest first. Each pattern matches a piece *including* its trailing separator, so the pieces
@@ -47,6 +49,7 @@ class Chunk:
     text: str
     body_start: int
     content_hash: str
+    tokens: int = 0  # cl100k tokens of ``text``, counted once by chunk_document (0: not counted)
 
     @property
     def body(self) -> str:
@@ -61,30 +64,54 @@ def content_hash(text: str, embedding_model: str) -> str:
 def chunk_document(doc: Document, max_tokens: int, embedding_model: str) -> list[Chunk]:
     """Split ``doc`` into chunks of at most ``max_tokens`` cl100k tokens each (title prefix included)."""
     prefix = _title_prefix(doc.title, max_tokens)
+    prefix_tokens = count_tokens(prefix)
     overlap_tokens = int(max_tokens * OVERLAP_SHARE)
     # Small safety margin: tokens of a concatenation can exceed the sum of its parts' tokens by one at a seam.
-    body_budget = max_tokens - count_tokens(prefix) - overlap_tokens - 4
+    body_budget = max_tokens - prefix_tokens - overlap_tokens - 4
     if body_budget < _MIN_BODY_TOKENS:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text after the title and overlap")
 
     if not doc.text.strip():
         # Never hand the embedder an empty string: the title (or the id) stands for an empty document.
         text = prefix.strip() or doc.id
-        return [_make_chunk(doc, 0, 1, text, len(text), embedding_model)]
+        return [_make_chunk(doc, 0, 1, text, len(text), embedding_model, count_tokens(text))]
 
-    bodies = _pack(_pieces(doc.text, body_budget), body_budget, max_tokens - count_tokens(prefix) - overlap_tokens)
+    hard_limit = max_tokens - prefix_tokens - overlap_tokens
+    bodies = _pack(_pieces(doc.text, body_budget), body_budget, hard_limit)
     chunks = []
-    for index, body in enumerate(bodies):
-        overlap = _tail(bodies[index - 1], overlap_tokens) if index else ""
+    for index, (body, body_tokens) in enumerate(bodies):
+        overlap, tail_tokens = _tail(bodies[index - 1][0], overlap_tokens) if index else ("", 0)
         text = prefix + overlap + body
-        if count_tokens(text) > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
+        tokens = _joined_tokens([(prefix, prefix_tokens), (overlap, tail_tokens), (body, body_tokens)])
+        if tokens > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
             overlap, text = "", prefix + body
-        assert count_tokens(text) <= max_tokens, f"chunk {index} of {doc.id} exceeds {max_tokens} tokens"
-        chunks.append(_make_chunk(doc, index, len(bodies), text, len(prefix) + len(overlap), embedding_model))
+            tokens = _joined_tokens([(prefix, prefix_tokens), (body, body_tokens)])
+        assert tokens <= max_tokens, f"chunk {index} of {doc.id} exceeds {max_tokens} tokens"
+        chunks.append(_make_chunk(doc, index, len(bodies), text, len(prefix) + len(overlap), embedding_model, tokens))
     return chunks
 
 
-def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: int, model: str) -> Chunk:
+def _clean_seam(left: str, right: str) -> bool:
+    """Whether tokens(left + right) == tokens(left) + tokens(right), by cl100k's pre-tokeniser.
+
+    When ``left`` ends with a line break and ``right`` starts with a non-space, the pre-tokeniser's last match
+    in ``left`` (a ``\\s*[\\r\\n]+`` or ``…[\\r\\n]*`` run) ends exactly at the seam whether or not ``right``
+    follows, and BPE never merges across pre-tokens: the counts add up. Anything else is counted for real.
+    """
+    return not left or not right or (left[-1] in "\r\n" and not right[0].isspace())
+
+
+def _joined_tokens(parts: list[tuple[str, int | None]]) -> int:
+    """Exact tokens of the parts joined: summed when every count is known and every seam is clean."""
+    present = [(text, tokens) for text, tokens in parts if text]
+    counts = [tokens for _, tokens in present]
+    seams_clean = all(_clean_seam(a, b) for (a, _), (b, _) in itertools.pairwise(present))
+    if seams_clean and None not in counts:
+        return sum(count for count in counts if count is not None)
+    return count_tokens("".join(text for text, _ in present))
+
+
+def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: int, model: str, tokens: int) -> Chunk:
     return Chunk(
         id=chunk_id(doc.id, index),
         doc_id=doc.id,
@@ -93,6 +120,7 @@ def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: in
         text=text,
         body_start=body_start,
         content_hash=content_hash(text, model),
+        tokens=tokens,
     )
 
 
@@ -107,19 +135,25 @@ def _title_prefix(title: str, max_tokens: int) -> str:
     return f"{title}\n\n"
 
 
-def _pieces(text: str, budget: int) -> list[str]:
-    """Split ``text`` into pieces of ≤ ``budget`` tokens on the coarsest boundaries that work."""
-    pieces: list[str] = []
+def _pieces(text: str, budget: int) -> list[tuple[str, int]]:
+    """Split ``text`` into (piece, tokens) of ≤ ``budget`` tokens on the coarsest boundaries that work.
+
+    Each piece is tokenised once, here; packing reuses the counts.
+    """
+    pieces: list[tuple[str, int]] = []
     for paragraph in _split(_PARAGRAPHS, text):
-        if count_tokens(paragraph) <= budget:
-            pieces.append(paragraph)
+        if (tokens := count_tokens(paragraph)) <= budget:
+            pieces.append((paragraph, tokens))
             continue
         for sentence in _split(_SENTENCES, paragraph):
-            if count_tokens(sentence) <= budget:
-                pieces.append(sentence)
+            if (tokens := count_tokens(sentence)) <= budget:
+                pieces.append((sentence, tokens))
                 continue
             for word in _split(_WORDS, sentence):
-                pieces.extend([word] if count_tokens(word) <= budget else _hard_split(word, budget))
+                if (tokens := count_tokens(word)) <= budget:
+                    pieces.append((word, tokens))
+                else:
+                    pieces.extend((part, count_tokens(part)) for part in _hard_split(word, budget))
     return pieces
 
 
@@ -145,45 +179,58 @@ def _head(text: str, tokens: int) -> str:
     ids = enc.encode(text, disallowed_special=())
     if len(ids) <= tokens:
         return text
-    cut = _char_offsets(ids[: tokens + 1])[tokens]
+    cut = _char_offset(text, ids, tokens)
     # Re-tokenising a prefix can differ at the seam: step back until it truly fits.
     while cut > 0 and count_tokens(text[:cut]) > tokens:
         cut -= 1
     return text[:cut]
 
 
-def _char_offsets(ids: list[int]) -> list[int]:
-    """Character offset where each token starts (a token starting mid-character maps to that character).
+def _char_offset(text: str, ids: list[int], index: int) -> int:
+    """Character offset in ``text`` where token ``index`` of ``ids`` (the tokens of ``text``) starts.
 
-    Like ``Encoding.decode_with_offsets`` but without decoding, which fails on a list cut mid-character.
+    A token starting mid-character maps to that character. Done on bytes in C (``decode_bytes``), never
+    token by token in Python; unlike ``Encoding.decode_with_offsets`` it cannot fail on a cut character.
     """
-    offsets = []
-    chars = 0
-    for token in encoder().decode_tokens_bytes(ids):
-        offsets.append(max(0, chars - (0x80 <= token[0] < 0xC0)))
-        chars += sum(1 for byte in token if not 0x80 <= byte < 0xC0)
-    return offsets
+    byte_offset = len(encoder().decode_bytes(ids[:index]))
+    # "ignore" drops a character cut in half, so the count ends on the character the token starts in.
+    return len(text.encode()[:byte_offset].decode("utf-8", errors="ignore"))
 
 
-def _tail(text: str, tokens: int) -> str:
-    """About the last ``tokens`` tokens of ``text``, starting on a word boundary when one is near."""
+def _tail(text: str, tokens: int) -> tuple[str, int | None]:
+    """About the last ``tokens`` tokens of ``text`` (and their exact count when known), from a word boundary."""
     if tokens <= 0:
-        return ""
-    enc = encoder()
-    ids = enc.encode(text, disallowed_special=())
+        return "", 0
+    window, ids = _end_window(text, tokens)
     if len(ids) <= tokens:
-        return text
-    start = _char_offsets(ids)[len(ids) - tokens]
+        return text, (len(ids) if window is text else None)
+    start = len(text) - len(window) + _char_offset(window, ids, len(ids) - tokens)
     space = text.find(" ", start)
     if 0 <= space < len(text) - 1:
         start = space + 1
     tail = text[start:]
-    while tail and count_tokens(tail) > tokens:
+    while tail and (tail_tokens := count_tokens(tail)) > tokens:
         tail = tail[1:]
-    return tail
+    return tail, (tail_tokens if tail else 0)
 
 
-def _pack(pieces: list[str], budget: int, hard_limit: int) -> list[str]:
+def _end_window(text: str, tokens: int) -> tuple[str, list[int]]:
+    """The end of ``text`` and its token ids, long enough to hold ``tokens`` tokens plus a margin.
+
+    Tokenising only the end (not the whole body) finds the same last tokens: the window starts well before
+    them, so its own first, possibly different, tokens are never used.
+    """
+    enc = encoder()
+    chars = (tokens + _TAIL_MARGIN_TOKENS) * 8
+    while True:
+        window = text[-chars:] if chars < len(text) else text
+        ids = enc.encode_ordinary(window)
+        if window is text or len(ids) > tokens + _TAIL_MARGIN_TOKENS:
+            return window, ids
+        chars *= 2
+
+
+def _pack(pieces: list[tuple[str, int]], budget: int, hard_limit: int) -> list[tuple[str, int | None]]:
     """Join consecutive pieces into bodies of ≤ ``budget`` tokens, cutting at content-defined anchors.
 
     Greedy packing from the start would shift every later boundary when one paragraph grows, re-embedding the
@@ -191,22 +238,23 @@ def _pack(pieces: list[str], budget: int, hard_limit: int) -> list[str]:
     of the piece's opening characters) once it holds ``MIN_SHARE`` of the budget, or when the next piece would
     not fit. Boundaries then depend on nearby content only, and an edit re-embeds the chunk it touches (plus,
     through the overlap, the next one).
+
+    Each body comes with its exact token count when its seams make the pieces' counts add up, else None.
     """
-    bodies: list[str] = []
-    current: list[str] = []
+    bodies: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] = []
     current_tokens = 0
-    for piece in pieces:
-        tokens = count_tokens(piece)
+    for piece, tokens in pieces:
         if current and current_tokens + tokens > budget:
-            bodies.append("".join(current))
+            bodies.append(current)
             current, current_tokens = [], 0
-        current.append(piece)
+        current.append((piece, tokens))
         current_tokens += tokens
         if current_tokens >= budget * MIN_SHARE and _is_anchor(piece):
-            bodies.append("".join(current))
+            bodies.append(current)
             current, current_tokens = [], 0
     if current:
-        bodies.append("".join(current))
+        bodies.append(current)
     return [part for body in bodies for part in _fit(body, hard_limit)]
 
 
@@ -215,9 +263,18 @@ def _is_anchor(piece: str) -> bool:
     return zlib.crc32(piece.lstrip()[:ANCHOR_CHARS].encode()) % _ANCHOR_ONE_IN == 0
 
 
-def _fit(body: str, hard_limit: int) -> list[str]:
+def _fit(pieces: list[tuple[str, int]], hard_limit: int) -> list[tuple[str, int | None]]:
+    """The joined pieces as one body, or cut at ``hard_limit`` exact tokens when the seams pushed it over."""
     # Summed piece counts are an estimate; the exact count of the joined text decides.
+    body = "".join(piece for piece, _ in pieces)
+    tokens = _joined_tokens(list(pieces))
+    if tokens <= hard_limit:
+        return [(body, tokens)]
+    return _fit_exact(body, hard_limit)
+
+
+def _fit_exact(body: str, hard_limit: int) -> list[tuple[str, int | None]]:
     if count_tokens(body) <= hard_limit:
-        return [body]
+        return [(body, None)]
     head = _head(body, hard_limit)
-    return [head, *_fit(body[len(head) :], hard_limit)]
+    return [(head, None), *_fit_exact(body[len(head) :], hard_limit)]

@@ -12,6 +12,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 from ingest.chunking import Chunk
 from ingest.document import Document
 from ingest.errors import MetadataTooLarge
@@ -52,7 +54,9 @@ RESERVED_KEYS = REQUIRED_KEYS | {"title", "url", "acl"}
 
 def metadata_size(metadata: dict[str, Any]) -> int:
     """Bytes of ``metadata`` as compact JSON — the measure the limit is about."""
-    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    # orjson writes compact UTF-8, byte for byte what json.dumps(separators=(",", ":"), ensure_ascii=False) does
+    # for flat metadata, several times faster.
+    return len(orjson.dumps(metadata))
 
 
 def doc_fingerprint(doc: Document) -> str:
@@ -64,8 +68,11 @@ def doc_fingerprint(doc: Document) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def chunk_metadata(doc: Document, chunk: Chunk, embedding_model: str) -> dict[str, Any]:
-    """The flat metadata stored with one chunk's vector, guaranteed ≤ ``MAX_METADATA_BYTES``."""
+def chunk_metadata(doc: Document, chunk: Chunk, embedding_model: str, doc_hash: str | None = None) -> dict[str, Any]:
+    """The flat metadata stored with one chunk's vector, guaranteed ≤ ``MAX_METADATA_BYTES``.
+
+    ``doc_hash`` is ``doc_fingerprint(doc)``, when the caller computed it once for all the document's chunks.
+    """
     metadata: dict[str, Any] = {
         "source": doc.source,
         "doc_id": doc.id,
@@ -78,7 +85,7 @@ def chunk_metadata(doc: Document, chunk: Chunk, embedding_model: str) -> dict[st
         "updated_at": int(doc.updated_at.timestamp()),
         "content_hash": chunk.content_hash,
         "embedding_model": embedding_model,
-        "doc_hash": doc_fingerprint(doc),
+        "doc_hash": doc_hash or doc_fingerprint(doc),
     }
     if doc.acl is not None:
         metadata["acl"] = _capped_list(doc.acl)

@@ -1,8 +1,12 @@
 """The ingest operation: Documents → chunks → embeddings → vectors → verified.
 
-``run_ingest`` streams: memory holds one batch of documents plus id sets (seen ids, written id → hash), never
-the corpus. It is composed of public step functions (``plan_batch``, ``embed_and_upsert``, ``delete_stale``,
-``verify``) so the Prefect flow can wrap each batch in its own task with the same behaviour.
+``run_ingest`` streams: memory holds one batch of documents, at most about one embedding request of planned
+chunks and one upsert request of embedded records waiting to be sent (plus the request in flight), and id sets
+(seen ids, written id → hash), never the corpus. Planned chunks are carried across document batches so that
+only full requests go out (≤ 2,048 inputs / 300k tokens per embedding request, ≤ 1,000 records / 2 MB per
+upsert); the remainder is flushed once, before verification. It is composed of public step functions
+(``plan_batch``, ``write_requests``, ``delete_stale``, ``verify``) so the Prefect flow can wrap each document
+batch and each flushed request group in its own task with the same behaviour.
 """
 
 from __future__ import annotations
@@ -12,13 +16,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ingest.chunking import Chunk, chunk_document
+from ingest.chunking import chunk_document
 from ingest.dedupe import Deduper
 from ingest.document import Document
 from ingest.errors import VerificationFailed, sample
-from ingest.metadata import chunk_metadata
+from ingest.metadata import chunk_metadata, doc_fingerprint
 from ingest.protocols import Embedder, Record, VectorStore
 from ingest.tokens import count_tokens, estimate_cost_usd
+from ingest.writing import (
+    BatchResult,
+    PlannedChunk,
+    Writer,
+    WriteResult,
+    whole_embedding_requests,
+    write_requests,
+)
 
 __all__ = [
     "BatchPlan",
@@ -28,11 +40,14 @@ __all__ = [
     "PlannedChunk",
     "StepWrapper",
     "VerifyResult",
+    "WriteResult",
     "delete_stale",
     "embed_and_upsert",
     "plan_batch",
     "run_ingest",
     "verify",
+    "whole_embedding_requests",
+    "write_requests",
 ]
 
 Status = Literal["running", "verified", "failed", "dry_run", "budget_stopped"]
@@ -57,15 +72,6 @@ class IngestOptions:
     label: str = ""  # names the source/partition in error messages
 
 
-@dataclass(frozen=True)
-class PlannedChunk:
-    """A chunk that must be (re-)embedded, with the metadata it will be stored with."""
-
-    chunk: Chunk
-    metadata: dict[str, object]
-    tokens: int
-
-
 @dataclass
 class BatchPlan:
     documents: int = 0
@@ -77,14 +83,6 @@ class BatchPlan:
     @property
     def tokens(self) -> int:
         return sum(planned.tokens for planned in self.to_embed)
-
-
-@dataclass
-class BatchResult:
-    embedded: int = 0
-    upserted: int = 0
-    tokens: int = 0
-    written: dict[str, str] = field(default_factory=dict)  # id -> content_hash, what verify must find
 
 
 @dataclass
@@ -127,13 +125,14 @@ def plan_batch(docs: Sequence[Document], store: VectorStore, embedder: Embedder)
     for doc, chunks in chunked:
         plan.chunks += len(chunks)
         changed = False
+        doc_hash = doc_fingerprint(doc)  # once per document, not per chunk
         for chunk in chunks:
-            metadata = chunk_metadata(doc, chunk, embedder.model)
+            metadata = chunk_metadata(doc, chunk, embedder.model, doc_hash)
             if _is_current(existing.get(chunk.id), metadata):
                 plan.unchanged += 1
                 continue
             changed = True
-            plan.to_embed.append(PlannedChunk(chunk, metadata, count_tokens(chunk.text)))
+            plan.to_embed.append(PlannedChunk(chunk, metadata, chunk.tokens or count_tokens(chunk.text)))
         if changed and any(chunk.id in existing for chunk in chunks):
             # Only a stored document that changed can have left chunks behind: listing the others (every
             # document of a first backfill) would cost one call per document for nothing.
@@ -218,42 +217,49 @@ def run_ingest(
 ) -> IngestReport:
     """Ingest ``documents`` batch by batch, then verify every written id. Raises ``VerificationFailed``.
 
-    ``step(name, fn)`` may wrap each step function (the Prefect flow turns them into tasks, one call per
-    batch); it must return a callable with the same signature and result.
+    ``step(name, fn)`` may wrap each step function (the Prefect flow turns them into tasks: one ``plan-batch``
+    and ``delete-stale`` per document batch, one ``embed-and-upsert`` per flushed group of whole requests, one
+    ``verify``); it must return a callable with the same signature and result. One ``embed-and-upsert`` runs in
+    a worker thread (in the caller's context) while the next document batches are planned.
     """
     options = options or IngestOptions()
     wrap = step or _unwrapped
     plan_step = wrap("plan-batch", plan_batch)
-    write_step = wrap("embed-and-upsert", embed_and_upsert)
+    write_step = wrap("embed-and-upsert", write_requests)
     delete_step = wrap("delete-stale", delete_stale)
     verify_step = wrap("verify", verify)
     report = IngestReport()
     deduper = Deduper(max_duplicate_share=options.max_duplicate_share, label=options.label)
-    written: dict[str, str] = {}
-    for batch in _batched(documents, options.batch_docs):
-        docs = deduper.add(batch)
-        report.documents, report.unique = deduper.total, deduper.unique
-        plan = plan_step(docs, store, embedder)
-        if options.max_tokens is not None and report.tokens + plan.tokens > options.max_tokens:
-            report.status = "budget_stopped"
-            break
-        _count_plan(report, plan, embedder.model)
-        if not options.dry_run:
-            result = write_step(plan, embedder, store)
-            report.embedded += result.embedded
-            report.upserted += result.upserted
-            written.update(result.written)
-            report.deleted += delete_step(plan.stale_ids, store)
-            for stale in plan.stale_ids:  # a newer copy in this run shrank the document again
-                written.pop(stale, None)
-        if progress is not None:
-            progress(report)
-    if report.status != "budget_stopped":
-        deduper.finish()
-    if options.dry_run:
-        report.status = "dry_run"
-        return report
-    return _verify_and_finish(report, written, store, options, verify_step)
+    writer = Writer(write_step, embedder, store)
+    try:
+        for batch in _batched(documents, options.batch_docs):
+            docs = deduper.add(batch)
+            report.documents, report.unique = deduper.total, deduper.unique
+            writer.forget({doc.id for doc in docs})  # a newer copy replaces whatever of the old one is unsent
+            plan = plan_step(docs, store, embedder)
+            if options.max_tokens is not None and report.tokens + plan.tokens > options.max_tokens:
+                report.status = "budget_stopped"  # nothing of this plan is embedded; what came before is
+                break
+            _count_plan(report, plan, embedder.model)
+            if not options.dry_run:
+                report.deleted += delete_step(plan.stale_ids, store)
+                writer.drop_written(plan.stale_ids)  # a newer copy in this run shrank the document again
+                writer.add(plan.to_embed)
+                report.embedded, report.upserted = writer.embedded, writer.upserted
+            if progress is not None:
+                progress(report)
+        if report.status != "budget_stopped":
+            deduper.finish()
+        if options.dry_run:
+            report.status = "dry_run"
+            return report
+        writer.flush()
+        report.embedded, report.upserted = writer.embedded, writer.upserted
+    finally:
+        writer.close()
+    if progress is not None:
+        progress(report)
+    return _verify_and_finish(report, writer.written, store, options, verify_step)
 
 
 def _count_plan(report: IngestReport, plan: BatchPlan, model: str) -> None:

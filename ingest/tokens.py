@@ -30,7 +30,8 @@ def encoder() -> tiktoken.Encoding:
 
 def count_tokens(text: str) -> int:
     """Number of cl100k_base tokens in ``text`` (special-token strings are counted as plain text)."""
-    return len(encoder().encode(text, disallowed_special=()))
+    # encode_ordinary == encode(disallowed_special=()) without the special-token scan: same ids, less work.
+    return len(encoder().encode_ordinary(text))
 
 
 def estimate_cost_usd(model: str, tokens: int) -> float:

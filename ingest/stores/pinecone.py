@@ -9,12 +9,12 @@ with tenacity, 400s don't.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pinecone import Pinecone
+import orjson
+from pinecone import Pinecone, Vector
 from pinecone.errors import (
     ApiError,
     PineconeConnectionError,
@@ -28,13 +28,18 @@ from backfill.settings import Settings, require
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
 from ingest.retrying import transient_retrying
+from ingest.wire import (
+    ENVELOPE_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_UPSERT_RECORDS,
+    record_json,
+    upsert_request_ends,
+    values_json,
+)
 
 __all__ = ["MAX_REQUEST_BYTES", "MAX_UPSERT_RECORDS", "PineconeStore"]
 
-MAX_UPSERT_RECORDS = 1_000
-MAX_REQUEST_BYTES = 2_000_000  # the documented cap is 2 MB; stay under it whichever way "MB" is counted
 MAX_IDS_PER_CALL = 1_000  # fetch and delete
-_ENVELOPE_BYTES = 1_024  # {"vectors":[...],"namespace":"..."} around the records
 _T = TypeVar("_T")
 
 
@@ -46,17 +51,6 @@ def _is_transient(exc: BaseException) -> bool:
 
 def _retry_after(exc: BaseException) -> float | None:
     return exc.retry_after if isinstance(exc, RateLimitError) else None
-
-
-def _compact_values(values: Sequence[float]) -> list[float]:
-    # Pinecone stores float32: 9 significant digits round-trip it, and keep the JSON (and the 2 MB budget)
-    # small.
-    return [float(f"{v:.9g}") for v in values]
-
-
-def record_json_bytes(record: dict[str, Any]) -> int:
-    """Serialized size of one record as the SDK sends it (compact JSON, UTF-8), plus its separating comma."""
-    return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()) + 1
 
 
 class PineconeStore:
@@ -89,29 +83,35 @@ class PineconeStore:
             raise errors[0]
         return sum(int(outcome) for outcome in outcomes)  # type: ignore[arg-type]
 
-    def _upsert_batches(self, records: Sequence[Record]) -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        batch_bytes = _ENVELOPE_BYTES
-        for record in records:
-            item = {"id": record.id, "values": _compact_values(record.values), "metadata": record.metadata}
-            size = record_json_bytes(item)
-            if size + _ENVELOPE_BYTES > MAX_REQUEST_BYTES:
-                raise StoreError(f"record {record.id} alone is {size} bytes of JSON (limit {MAX_REQUEST_BYTES})")
-            if batch and (len(batch) >= MAX_UPSERT_RECORDS or batch_bytes + size > MAX_REQUEST_BYTES):
-                yield batch
-                batch, batch_bytes = [], _ENVELOPE_BYTES
-            batch.append(item)
-            batch_bytes += size
-        if batch:
-            yield batch
+    def _upsert_batches(self, records: Sequence[Record]) -> Iterator[list[Vector]]:
+        """Requests of ≤ 1,000 records and ≤ 2 MB, sized on the very bytes the SDK will send.
 
-    def _upsert_batch(self, batch: list[dict[str, Any]]) -> int:
+        Each record's values are serialised once (``values_json``: shortest float32 text) and handed to the SDK
+        as an ``orjson.Fragment``, which its orjson encoder copies verbatim: no float is formatted twice, and the
+        size measured here is the size sent.
+        """
+        vectors: list[Vector] = []
+        sizes: list[int] = []
+        for record in records:
+            raw = values_json(record.values)
+            size = len(record_json(record, raw)) + 1
+            if size + ENVELOPE_BYTES > MAX_REQUEST_BYTES:
+                raise StoreError(f"record {record.id} alone is {size} bytes of JSON (limit {MAX_REQUEST_BYTES})")
+            fragment = orjson.Fragment(raw)
+            vectors.append(Vector(id=record.id, values=fragment, metadata=record.metadata))  # type: ignore[arg-type]
+            sizes.append(size)
+        start = 0
+        for end in upsert_request_ends(sizes):
+            yield vectors[start:end]
+            start = end
+
+    def _upsert_batch(self, batch: list[Vector]) -> int:
         response = self._call(
             "upsert", lambda: self._index.upsert(vectors=batch, namespace=self.namespace, show_progress=False)
         )
         acknowledged = int(response.upserted_count)
         if acknowledged != len(batch):
-            ids = [item["id"] for item in batch]
+            ids = [item.id for item in batch]
             raise UpsertShortfall(
                 f"Pinecone acknowledged {acknowledged} of {len(batch)} upserted records "
                 f"(short by {len(batch) - acknowledged}) in namespace {self.namespace!r}; "
@@ -157,7 +157,7 @@ class PineconeStore:
 
     def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
         kwargs: dict[str, Any] = {
-            "vector": list(vector),
+            "vector": [float(v) for v in vector],  # plain floats: a float32 array row would not serialise
             "top_k": top_k,
             "namespace": self.namespace,
             "include_metadata": True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from tests.flows.flow_helpers import (
     counters,
     exported,
     jira_requests,
-    minimum_jira_requests,
-    own_sandbox,
     pinecone_ids,
     simulator_env,
 )
@@ -31,34 +28,6 @@ def jira_env(backfill_env: dict[str, str], fresh_sandbox: RunningSandbox) -> dic
     env = simulator_env(fresh_sandbox)
     with exported(env):
         yield {**backfill_env, **env}
-
-
-@pytest.fixture(scope="module")
-def scale_one() -> Iterator[RunningSandbox]:
-    """The predecessor's headline workload: 72 projects, 7,556 issues over 730 days."""
-    with own_sandbox(seed=7, scale=1.0, profile="none") as sb:
-        yield sb
-
-
-def test_full_backfill_at_scale_1_is_complete_exactly_once_and_near_minimal(
-    prefect_server: str, scale_one: RunningSandbox, tmp_path: Path
-) -> None:
-    stats = scale_one.control("jira/stats", {})
-    assert (stats["projects"], stats["issues"]) == (72, 7556)
-    env = {**scale_one.env, **simulator_env(scale_one), "BACKFILL_HOME": str(tmp_path / "home")}
-    with exported(env):
-        summary = jira_backfill(full=True, active_only=False)
-        state = LocalStateBackend(load_settings().backfill_home).load("jira")
-
-    assert summary["status"] == "verified"
-    assert summary["verified"] == summary["upserted"] == summary["embedded"] == summary["chunks"] > 0
-    assert _doc_ids(scale_one) == sorted(f"jira:{i}" for i in stats["issue_ids"])
-    seen = counters(scale_one)
-    assert not [key for key in seen if "startAt" in key], "a search/jql request carried startAt"
-    # +2: the auth check (/myself) and the one probe for the oldest issue of a full run.
-    assert jira_requests(seen) <= 1.1 * minimum_jira_requests(stats) + 2
-    assert state.watermark is not None and state.coverage.documents == stats["issues"]
-    assert state.coverage.vectors == summary["chunks"]
 
 
 def test_incremental_run_ingests_exactly_the_changes_then_nothing(

@@ -89,3 +89,13 @@ def test_content_hash_depends_on_text_and_model() -> None:
     c = chunk_document(doc, 160, "all-MiniLM-L6-v2")
     assert [x.content_hash for x in a] == [x.content_hash for x in b]
     assert not {x.content_hash for x in a} & {x.content_hash for x in c}
+
+
+@pytest.mark.parametrize("max_tokens", [512, 160, 64])
+def test_each_chunk_carries_its_exact_token_count(max_tokens: int) -> None:
+    # Counts are summed from the pieces where the seams allow it; they must equal a fresh count every time,
+    # whatever the separators (indented paragraphs, tabs, CRLF, runs of blank lines, no boundary at all).
+    odd = "para one.\n\n  indented\n\n\tTabbed\r\n\r\nCRLF para\n\n\n\nnext " * 40 + "x" * 3000
+    for doc in (_doc(_fifty_pages()), _doc(odd, title=""), _doc(TextGen(9).paragraph(30), title="T " * 300)):
+        chunks = chunk_document(doc, max_tokens, MODEL)
+        assert [chunk.tokens for chunk in chunks] == [count_tokens(chunk.text) for chunk in chunks]
