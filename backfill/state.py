@@ -7,7 +7,6 @@ here imports Prefect.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -128,6 +127,3 @@ class LocalStateBackend:
         if not self.dir.exists():
             return []
         return sorted(p.stem for p in self.dir.glob("*.json"))
-
-    def dump(self) -> dict[str, object]:
-        return {s: json.loads(self._path(s).read_text()) for s in self.sources()}

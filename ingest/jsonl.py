@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ingest.document import Document
 
-__all__ = ["JsonlError", "read_documents", "validate_file", "write_documents"]
+__all__ = ["JsonlError", "read_documents", "validate_file"]
 
 
 class JsonlError(ValueError):
@@ -37,14 +37,3 @@ def read_documents(path: Path) -> Iterator[Document]:
 def validate_file(path: Path) -> int:
     """Read the whole file once, so a bad line fails the run before anything is written. Returns the count."""
     return sum(1 for _ in read_documents(path))
-
-
-def write_documents(path: Path, documents: Iterable[Document]) -> int:
-    """Append documents to ``path`` as JSON lines; returns how many were written."""
-    n = 0
-    with Path(path).open("a", encoding="utf-8") as fh:
-        for doc in documents:
-            fh.write(doc.model_dump_json())
-            fh.write("\n")
-            n += 1
-    return n

@@ -21,7 +21,7 @@ from ingest.dedupe import Deduper
 from ingest.document import Document
 from ingest.errors import VerificationFailed, sample
 from ingest.metadata import chunk_metadata, doc_fingerprint
-from ingest.protocols import Embedder, Record, VectorStore
+from ingest.protocols import Embedder, VectorStore
 from ingest.tokens import count_tokens, estimate_cost_usd
 from ingest.writing import (
     BatchResult,
@@ -42,7 +42,6 @@ __all__ = [
     "VerifyResult",
     "WriteResult",
     "delete_stale",
-    "embed_and_upsert",
     "plan_batch",
     "run_ingest",
     "verify",
@@ -145,26 +144,6 @@ def _is_current(stored: Mapping[str, object] | None, wanted: Mapping[str, object
     # chunk_count and doc_hash count too: a grown document or a changed status must not leave stale metadata.
     return stored is not None and all(
         stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash")
-    )
-
-
-def embed_and_upsert(plan: BatchPlan, embedder: Embedder, store: VectorStore) -> BatchResult:
-    """Embed the plan's changed chunks and write them; the store raises if any record is not acknowledged."""
-    if not plan.to_embed:
-        return BatchResult()
-    vectors = embedder.embed([planned.chunk.text for planned in plan.to_embed])
-    if len(vectors) != len(plan.to_embed):
-        raise VerificationFailed(f"embedder returned {len(vectors)} vectors for {len(plan.to_embed)} chunks")
-    records = [
-        Record(planned.chunk.id, vector, planned.metadata)
-        for planned, vector in zip(plan.to_embed, vectors, strict=True)
-    ]
-    upserted = store.upsert(records)
-    return BatchResult(
-        embedded=len(records),
-        upserted=upserted,
-        tokens=plan.tokens,
-        written={planned.chunk.id: planned.chunk.content_hash for planned in plan.to_embed},
     )
 
 
