@@ -12,10 +12,11 @@ import hashlib
 import itertools
 import re
 import zlib
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 from ingest.document import Document, chunk_id
-from ingest.tokens import count_tokens, encoder
+from ingest.tokens import count_tokens, encoder, token_ids
 
 __all__ = ["Chunk", "chunk_document", "content_hash"]
 
@@ -27,11 +28,12 @@ MIN_SHARE = 0.4  # measured on 100 random one-paragraph edits: always ≤ 2 chun
 _TAIL_MARGIN_TOKENS = 16  # tokens tokenised before the tail, so the window's start cannot shift them
 ANCHOR_CHARS = 48  # anchors hash a piece's start, so an edit later in a paragraph keeps its boundaries
 
-# Boundaries, coarsest first. Each pattern matches a piece *including* its trailing separator, so the pieces
-# concatenate back to the input exactly.
-_PARAGRAPHS = re.compile(r".*?(?:\n[ \t]*\n\s*|\Z)", re.S)
-_SENTENCES = re.compile(r".*?(?:[.!?;:][\"')\]]*\s+|\n\s*|\Z)", re.S)
-_WORDS = re.compile(r"\S*\s*")
+# Boundaries, coarsest first: the separator that ends a piece. A piece runs up to and including its separator,
+# so the pieces concatenate back to the input exactly. (Searching for separators lets the regex engine skip to
+# the next candidate character; a lazy ``.*?`` before them tried the separator at every position.)
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
+_SENTENCES = re.compile(r"[.!?;:][\"')\]]*\s+|\n\s*")
+_WORDS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,9 @@ class Chunk:
     body_start: int
     content_hash: str
     tokens: int = 0  # cl100k tokens of ``text``, counted once by chunk_document (0: not counted)
+    # The cl100k ids of ``text`` (empty: not known). An embedder can send them instead of the text, so the
+    # text is not tokenised a second time; 4 bytes each, so holding a request's worth stays cheap.
+    token_ids: array = field(default_factory=lambda: array("I"), compare=False, repr=False)
 
     @property
     def body(self) -> str:
@@ -64,30 +69,30 @@ def content_hash(text: str, embedding_model: str) -> str:
 def chunk_document(doc: Document, max_tokens: int, embedding_model: str) -> list[Chunk]:
     """Split ``doc`` into chunks of at most ``max_tokens`` cl100k tokens each (title prefix included)."""
     prefix = _title_prefix(doc.title, max_tokens)
-    prefix_tokens = count_tokens(prefix)
+    prefix_ids = token_ids(prefix)
     overlap_tokens = int(max_tokens * OVERLAP_SHARE)
     # Small safety margin: tokens of a concatenation can exceed the sum of its parts' tokens by one at a seam.
-    body_budget = max_tokens - prefix_tokens - overlap_tokens - 4
+    body_budget = max_tokens - len(prefix_ids) - overlap_tokens - 4
     if body_budget < _MIN_BODY_TOKENS:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text after the title and overlap")
 
     if not doc.text.strip():
         # Never hand the embedder an empty string: the title (or the id) stands for an empty document.
         text = prefix.strip() or doc.id
-        return [_make_chunk(doc, 0, 1, text, len(text), embedding_model, count_tokens(text))]
+        return [_make_chunk(doc, 0, 1, text, len(text), embedding_model, token_ids(text))]
 
-    hard_limit = max_tokens - prefix_tokens - overlap_tokens
+    hard_limit = max_tokens - len(prefix_ids) - overlap_tokens
     bodies = _pack(_pieces(doc.text, body_budget), body_budget, hard_limit)
     chunks = []
-    for index, (body, body_tokens) in enumerate(bodies):
-        overlap, tail_tokens = _tail(bodies[index - 1][0], overlap_tokens) if index else ("", 0)
+    for index, (body, body_ids) in enumerate(bodies):
+        overlap, tail_ids = _tail(bodies[index - 1][0], overlap_tokens) if index else ("", [])
         text = prefix + overlap + body
-        tokens = _joined_tokens([(prefix, prefix_tokens), (overlap, tail_tokens), (body, body_tokens)])
-        if tokens > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
+        ids = _joined_ids([(prefix, prefix_ids), (overlap, tail_ids), (body, body_ids)])
+        if len(ids) > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
             overlap, text = "", prefix + body
-            tokens = _joined_tokens([(prefix, prefix_tokens), (body, body_tokens)])
-        assert tokens <= max_tokens, f"chunk {index} of {doc.id} exceeds {max_tokens} tokens"
-        chunks.append(_make_chunk(doc, index, len(bodies), text, len(prefix) + len(overlap), embedding_model, tokens))
+            ids = _joined_ids([(prefix, prefix_ids), (body, body_ids)])
+        assert len(ids) <= max_tokens, f"chunk {index} of {doc.id} exceeds {max_tokens} tokens"
+        chunks.append(_make_chunk(doc, index, len(bodies), text, len(prefix) + len(overlap), embedding_model, ids))
     return chunks
 
 
@@ -101,17 +106,17 @@ def _clean_seam(left: str, right: str) -> bool:
     return not left or not right or (left[-1] in "\r\n" and not right[0].isspace())
 
 
-def _joined_tokens(parts: list[tuple[str, int | None]]) -> int:
-    """Exact tokens of the parts joined: summed when every count is known and every seam is clean."""
-    present = [(text, tokens) for text, tokens in parts if text]
-    counts = [tokens for _, tokens in present]
+def _joined_ids(parts: list[tuple[str, list[int] | None]]) -> list[int]:
+    """Exact token ids of the parts joined: concatenated when every part's ids are known and every seam is
+    clean, else tokenised for real."""
+    present = [(text, ids) for text, ids in parts if text]
     seams_clean = all(_clean_seam(a, b) for (a, _), (b, _) in itertools.pairwise(present))
-    if seams_clean and None not in counts:
-        return sum(count for count in counts if count is not None)
-    return count_tokens("".join(text for text, _ in present))
+    if seams_clean and all(ids is not None for _, ids in present):
+        return [token for _, ids in present for token in ids]  # type: ignore[union-attr]
+    return token_ids("".join(text for text, _ in present))
 
 
-def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: int, model: str, tokens: int) -> Chunk:
+def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: int, model: str, ids: list[int]) -> Chunk:
     return Chunk(
         id=chunk_id(doc.id, index),
         doc_id=doc.id,
@@ -120,7 +125,8 @@ def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: in
         text=text,
         body_start=body_start,
         content_hash=content_hash(text, model),
-        tokens=tokens,
+        tokens=len(ids),
+        token_ids=array("I", ids),
     )
 
 
@@ -135,30 +141,38 @@ def _title_prefix(title: str, max_tokens: int) -> str:
     return f"{title}\n\n"
 
 
-def _pieces(text: str, budget: int) -> list[tuple[str, int]]:
-    """Split ``text`` into (piece, tokens) of ≤ ``budget`` tokens on the coarsest boundaries that work.
+def _pieces(text: str, budget: int) -> list[tuple[str, list[int]]]:
+    """Split ``text`` into (piece, token ids) of ≤ ``budget`` tokens on the coarsest boundaries that work.
 
-    Each piece is tokenised once, here; packing reuses the counts.
+    Each piece is tokenised once, here; packing and the chunks reuse the ids.
     """
-    pieces: list[tuple[str, int]] = []
+    pieces: list[tuple[str, list[int]]] = []
     for paragraph in _split(_PARAGRAPHS, text):
-        if (tokens := count_tokens(paragraph)) <= budget:
-            pieces.append((paragraph, tokens))
+        if len(ids := token_ids(paragraph)) <= budget:
+            pieces.append((paragraph, ids))
             continue
         for sentence in _split(_SENTENCES, paragraph):
-            if (tokens := count_tokens(sentence)) <= budget:
-                pieces.append((sentence, tokens))
+            if len(ids := token_ids(sentence)) <= budget:
+                pieces.append((sentence, ids))
                 continue
             for word in _split(_WORDS, sentence):
-                if (tokens := count_tokens(word)) <= budget:
-                    pieces.append((word, tokens))
+                if len(ids := token_ids(word)) <= budget:
+                    pieces.append((word, ids))
                 else:
-                    pieces.extend((part, count_tokens(part)) for part in _hard_split(word, budget))
+                    pieces.extend((part, token_ids(part)) for part in _hard_split(word, budget))
     return pieces
 
 
-def _split(pattern: re.Pattern[str], text: str) -> list[str]:
-    return [m.group(0) for m in pattern.finditer(text) if m.group(0)]
+def _split(separator: re.Pattern[str], text: str) -> list[str]:
+    """``text`` cut after each match of ``separator`` (the last piece may have none); no empty pieces."""
+    pieces = []
+    start = 0
+    for match in separator.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
 
 
 def _hard_split(text: str, budget: int) -> list[str]:
@@ -197,21 +211,21 @@ def _char_offset(text: str, ids: list[int], index: int) -> int:
     return len(text.encode()[:byte_offset].decode("utf-8", errors="ignore"))
 
 
-def _tail(text: str, tokens: int) -> tuple[str, int | None]:
-    """About the last ``tokens`` tokens of ``text`` (and their exact count when known), from a word boundary."""
+def _tail(text: str, tokens: int) -> tuple[str, list[int] | None]:
+    """About the last ``tokens`` tokens of ``text`` (and their ids when known), from a word boundary."""
     if tokens <= 0:
-        return "", 0
+        return "", []
     window, ids = _end_window(text, tokens)
     if len(ids) <= tokens:
-        return text, (len(ids) if window is text else None)
+        return text, (ids if window is text else None)
     start = len(text) - len(window) + _char_offset(window, ids, len(ids) - tokens)
     space = text.find(" ", start)
     if 0 <= space < len(text) - 1:
         start = space + 1
     tail = text[start:]
-    while tail and (tail_tokens := count_tokens(tail)) > tokens:
+    while tail and len(tail_ids := token_ids(tail)) > tokens:
         tail = tail[1:]
-    return tail, (tail_tokens if tail else 0)
+    return tail, (tail_ids if tail else [])
 
 
 def _end_window(text: str, tokens: int) -> tuple[str, list[int]]:
@@ -230,7 +244,7 @@ def _end_window(text: str, tokens: int) -> tuple[str, list[int]]:
         chars *= 2
 
 
-def _pack(pieces: list[tuple[str, int]], budget: int, hard_limit: int) -> list[tuple[str, int | None]]:
+def _pack(pieces: list[tuple[str, list[int]]], budget: int, hard_limit: int) -> list[tuple[str, list[int]]]:
     """Join consecutive pieces into bodies of ≤ ``budget`` tokens, cutting at content-defined anchors.
 
     Greedy packing from the start would shift every later boundary when one paragraph grows, re-embedding the
@@ -239,17 +253,17 @@ def _pack(pieces: list[tuple[str, int]], budget: int, hard_limit: int) -> list[t
     not fit. Boundaries then depend on nearby content only, and an edit re-embeds the chunk it touches (plus,
     through the overlap, the next one).
 
-    Each body comes with its exact token count when its seams make the pieces' counts add up, else None.
+    Each body comes with its exact token ids.
     """
-    bodies: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] = []
+    bodies: list[list[tuple[str, list[int]]]] = []
+    current: list[tuple[str, list[int]]] = []
     current_tokens = 0
-    for piece, tokens in pieces:
-        if current and current_tokens + tokens > budget:
+    for piece, ids in pieces:
+        if current and current_tokens + len(ids) > budget:
             bodies.append(current)
             current, current_tokens = [], 0
-        current.append((piece, tokens))
-        current_tokens += tokens
+        current.append((piece, ids))
+        current_tokens += len(ids)
         if current_tokens >= budget * MIN_SHARE and _is_anchor(piece):
             bodies.append(current)
             current, current_tokens = [], 0
@@ -263,18 +277,18 @@ def _is_anchor(piece: str) -> bool:
     return zlib.crc32(piece.lstrip()[:ANCHOR_CHARS].encode()) % _ANCHOR_ONE_IN == 0
 
 
-def _fit(pieces: list[tuple[str, int]], hard_limit: int) -> list[tuple[str, int | None]]:
+def _fit(pieces: list[tuple[str, list[int]]], hard_limit: int) -> list[tuple[str, list[int]]]:
     """The joined pieces as one body, or cut at ``hard_limit`` exact tokens when the seams pushed it over."""
-    # Summed piece counts are an estimate; the exact count of the joined text decides.
+    # Summed piece counts are an estimate; the exact ids of the joined text decide.
     body = "".join(piece for piece, _ in pieces)
-    tokens = _joined_tokens(list(pieces))
-    if tokens <= hard_limit:
-        return [(body, tokens)]
+    ids = _joined_ids(list(pieces))  # type: ignore[arg-type]
+    if len(ids) <= hard_limit:
+        return [(body, ids)]
     return _fit_exact(body, hard_limit)
 
 
-def _fit_exact(body: str, hard_limit: int) -> list[tuple[str, int | None]]:
-    if count_tokens(body) <= hard_limit:
-        return [(body, None)]
+def _fit_exact(body: str, hard_limit: int) -> list[tuple[str, list[int]]]:
+    if len(ids := token_ids(body)) <= hard_limit:
+        return [(body, ids)]
     head = _head(body, hard_limit)
-    return [(head, None), *_fit_exact(body[len(head) :], hard_limit)]
+    return [(head, token_ids(head)), *_fit_exact(body[len(head) :], hard_limit)]

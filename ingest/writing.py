@@ -96,8 +96,11 @@ def _embed(embedder: Embedder, chunks: Sequence[PlannedChunk]) -> Sequence[Seque
     embed_array = getattr(embedder, "embed_array", None)
     if embed_array is None:
         return embedder.embed(texts)
-    # float32 rows, with the token counts chunking already made: no Python float per value, no recount.
-    return embed_array(texts, [planned.tokens for planned in chunks])  # type: ignore[no-any-return]
+    # float32 rows, with the token counts and ids chunking already made: no Python float per value, no
+    # recount, and the API need not tokenise the texts again.
+    counts = [planned.tokens for planned in chunks]
+    ids = [planned.chunk.token_ids for planned in chunks]
+    return embed_array(texts, counts, ids)  # type: ignore[no-any-return]
 
 
 def _whole_upsert_requests(records: Sequence[Record]) -> int:

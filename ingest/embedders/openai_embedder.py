@@ -27,6 +27,8 @@ MAX_BATCH_INPUTS = 2_048
 MAX_BATCH_TOKENS = 300_000
 MAX_INPUT_TOKENS = 8_192
 CHUNK_TOKENS = 512  # retrieval quality, not the 8,192 limit, sets the chunk size
+# OpenAI's embedding models, all tokenised with cl100k_base: for these the chunker's token ids can be sent
+# instead of the text (the API accepts arrays of token ids; the embedding is the same).
 _NATIVE_DIMENSIONS = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
@@ -60,8 +62,26 @@ def _parse_body(content: bytes) -> dict[str, Any]:
     return body
 
 
+def _decode_rows(embeddings: list[Any], dimensions: int) -> np.ndarray:
+    """The batch's embeddings as one float32 matrix.
+
+    Each is base64 of little-endian float32 (what we ask for) or a list of floats. When every base64 row is a
+    whole number of 4-character groups without padding (a row of a multiple of 3 bytes, e.g. 1,536 × 4), the
+    rows joined are one valid base64 text: one decode for the batch instead of one per row.
+    """
+    width = dimensions * 4 // 3 * 4
+    whole_groups = dimensions * 4 % 3 == 0
+    if whole_groups and all(isinstance(row, str) and len(row) == width for row in embeddings):
+        joined = "".join(embeddings)
+        if "=" not in joined:  # padding inside the text would end the decode early
+            flat = np.frombuffer(base64.b64decode(joined), dtype="<f4")
+            if flat.size == len(embeddings) * dimensions:  # else a row held junk: the per-row path says which
+                return flat.reshape(len(embeddings), dimensions).astype(np.float32, copy=False)
+    return np.stack([_decode(row, dimensions) for row in embeddings])
+
+
 def _decode(embedding: object, dimensions: int) -> np.ndarray:
-    """One embedding as float32: base64 of little-endian float32 (what we ask for), or a list of floats."""
+    """One embedding as float32: base64 of little-endian float32, or a list of floats."""
     if isinstance(embedding, str):
         vector = np.frombuffer(base64.b64decode(embedding), dtype="<f4")
     else:
@@ -106,41 +126,59 @@ class OpenAIEmbedder:
         """Vectors for ``texts``, in order."""
         return self.embed_array(texts).tolist()
 
-    def embed_array(self, texts: Sequence[str], token_counts: Sequence[int] | None = None) -> np.ndarray:
+    def embed_array(
+        self,
+        texts: Sequence[str],
+        token_counts: Sequence[int] | None = None,
+        token_ids: Sequence[Sequence[int]] | None = None,
+    ) -> np.ndarray:
         """Vectors for ``texts`` as one float32 array (one row per text, in order).
 
         float32 is what the API sends (base64) and what Pinecone stores: no Python float per value, a sixth of
-        the memory. ``token_counts`` (cl100k, one per text) saves counting again when the caller has them.
+        the memory. ``token_counts`` (cl100k, one per text) saves counting again when the caller has them;
+        ``token_ids`` (the cl100k ids of each text) are sent instead of the texts to OpenAI's own models, so
+        the server does not tokenise them again. Any other model (a self-hosted one behind OPENAI_BASE_URL
+        has its own tokenizer) gets the texts.
         """
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         counts = list(token_counts) if token_counts is not None else [count_tokens(text) for text in texts]
         if len(counts) != len(texts):
             raise ValueError(f"{len(counts)} token counts for {len(texts)} texts")
-        batches = list(self._batches(texts, counts))
+        batches = list(self._batches(self._inputs(texts, counts, token_ids), counts))
         if len(batches) == 1:
             return self._embed_batch(batches[0])
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
             results = list(pool.map(self._embed_batch, batches))  # map keeps batch order; errors propagate
         return np.concatenate(results)
 
-    def _batches(self, texts: Sequence[str], counts: Sequence[int]) -> Iterator[list[str]]:
+    def _inputs(
+        self, texts: Sequence[str], counts: Sequence[int], token_ids: Sequence[Sequence[int]] | None
+    ) -> Sequence[str | list[int]]:
+        """What goes in ``input``: token id lists when the model is OpenAI's and every text's ids are known."""
+        if token_ids is None or self.model not in _NATIVE_DIMENSIONS or len(token_ids) != len(texts):
+            return texts
+        if any(len(ids) != count or not ids for ids, count in zip(token_ids, counts, strict=True)):
+            return texts  # ids that do not match the counts are not the texts' ids: send what we know is right
+        return [ids.tolist() if hasattr(ids, "tolist") else list(ids) for ids in token_ids]
+
+    def _batches(self, inputs: Sequence[str | list[int]], counts: Sequence[int]) -> Iterator[list[str | list[int]]]:
         """Consecutive batches within both the input-count and the summed-token bound."""
-        batch: list[str] = []
+        batch: list[str | list[int]] = []
         batch_tokens = 0
-        for position, (text, tokens) in enumerate(zip(texts, counts, strict=True)):
-            if not text or tokens > MAX_INPUT_TOKENS:
+        for position, (item, tokens) in enumerate(zip(inputs, counts, strict=True)):
+            if not item or tokens > MAX_INPUT_TOKENS:
                 # Chunking guarantees this; an empty or oversized input would fail its whole batch with a 400.
                 raise EmbeddingError(f"input {position} has {tokens} tokens (must be 1..{MAX_INPUT_TOKENS})")
             if batch and (len(batch) >= self.max_batch_inputs or batch_tokens + tokens > self.max_batch_tokens):
                 yield batch
                 batch, batch_tokens = [], 0
-            batch.append(text)
+            batch.append(item)
             batch_tokens += tokens
         if batch:
             yield batch
 
-    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+    def _embed_batch(self, batch: list[str | list[int]]) -> np.ndarray:
         try:
             response = transient_retrying(_is_transient, _retry_after, attempts=self._attempts)(self._create, batch)
         except openai.OpenAIError as exc:
@@ -151,9 +189,9 @@ class OpenAIEmbedder:
             raise EmbeddingError(f"OpenAI returned {len(data)} embeddings for {len(batch)} inputs")
         with self._lock:
             self.tokens_used += int((body.get("usage") or {}).get("prompt_tokens", 0))
-        return np.stack([_decode(item["embedding"], self.dimensions) for item in data])
+        return _decode_rows([item["embedding"] for item in data], self.dimensions)
 
-    def _create(self, batch: list[str]) -> Any:
+    def _create(self, batch: list[str | list[int]]) -> Any:
         """One request through the SDK; its raw body (a few MB of base64) is parsed by ``_parse_body``.
 
         ``with_raw_response`` keeps the SDK's request building, status checks and typed errors, but skips

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.document import Document
-from ingest.tokens import count_tokens
+from ingest.tokens import count_tokens, token_ids
 from sandbox.corpus.text import TextGen
 
 MODEL = "text-embedding-3-small"
@@ -99,3 +99,6 @@ def test_each_chunk_carries_its_exact_token_count(max_tokens: int) -> None:
     for doc in (_doc(_fifty_pages()), _doc(odd, title=""), _doc(TextGen(9).paragraph(30), title="T " * 300)):
         chunks = chunk_document(doc, max_tokens, MODEL)
         assert [chunk.tokens for chunk in chunks] == [count_tokens(chunk.text) for chunk in chunks]
+        # The ids are assembled from the pieces' ids, never re-tokenised: they must be the text's own ids,
+        # since an embedder sends them in place of the text.
+        assert [list(chunk.token_ids) for chunk in chunks] == [token_ids(chunk.text) for chunk in chunks]

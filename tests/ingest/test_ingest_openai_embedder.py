@@ -55,3 +55,17 @@ def test_errors_never_carry_the_api_key(sb: RunningSandbox, tmp_path: Path) -> N
         embedder.embed(["hello"])
     assert marker not in str(caught.value) and marker not in repr(caught.value)
     assert "OPENAI_API_KEY" in str(caught.value)
+
+
+@pytest.mark.parametrize("dimensions", [1536, 96, 64])
+def test_batch_decoding_matches_one_by_one(sb: RunningSandbox, tmp_path: Path, dimensions: int) -> None:
+    # Rows of a multiple of 3 bytes (1536 and 96 float32s) are decoded in one go; 64 float32s (256 bytes) are
+    # decoded row by row. Either way each row must be exactly the vector of its own text.
+    embedder = OpenAIEmbedder(make_settings(sb, tmp_path, embedding_dimensions=dimensions))
+    texts = [f"ticket {i} about the {['billing', 'search', 'login'][i % 3]} service" for i in range(25)]
+
+    together = embedder.embed_array(texts)
+
+    assert together.shape == (25, dimensions) and together.dtype.name == "float32"
+    for index in (0, 7, 24):
+        assert together[index].tolist() == embedder.embed([texts[index]])[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 from collections.abc import Iterator
 
@@ -153,3 +154,100 @@ def test_injected_429_and_5xx_in_openai_style(client: OpenAI, fresh_sandbox, ven
     fresh_sandbox.control("faults", {"openai": {"rate_429": 0.0, "rate_5xx": 1.0}})
     with pytest.raises(openai.InternalServerError):
         client.embeddings.create(model="text-embedding-3-small", input="hello")
+
+
+def _floats(sandbox, inputs, **extra) -> np.ndarray:
+    body = {"model": "text-embedding-3-small", "input": inputs, "encoding_format": "float", **extra}
+    response = _post(sandbox, body)
+    assert response.status_code == 200, response.text
+    return np.array([item["embedding"] for item in response.json()["data"]], dtype=np.float32)
+
+
+def _one_hot(word: bytes, dimensions: int) -> np.ndarray:
+    """The vector of a one-word input, from the documented hashing (blake2b), independent of the simulator."""
+    value = int.from_bytes(hashlib.blake2b(word, digest_size=8).digest(), "little")
+    vector = np.zeros(dimensions, dtype=np.float32)
+    vector[value % dimensions] = 1.0 if (value >> 40) & 1 else -1.0
+    return vector
+
+
+def test_token_arrays_embed_like_their_text(fresh_sandbox) -> None:
+    texts = ["Postgres upgrade stalls on the replica", "holiday traffic peak, again!"]
+    tokens = [ENC.encode_ordinary(text) for text in texts]
+
+    from_texts = _floats(fresh_sandbox, texts)
+    assert np.array_equal(_floats(fresh_sandbox, tokens), from_texts)
+    assert np.array_equal(_floats(fresh_sandbox, tokens[0]), from_texts[:1])  # a single token array
+    assert np.array_equal(_floats(fresh_sandbox, texts[1]), from_texts[1:])  # a single string
+    short = _floats(fresh_sandbox, tokens, dimensions=256)
+    assert short.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(short, axis=1), 1.0, atol=1e-5)
+
+
+def test_case_spacing_and_punctuation_share_a_word(fresh_sandbox) -> None:
+    # Five different token ids ("deploy", " deploy", " Deploy", "Deploy" + ".", " deploy" + ","): one word.
+    variants = ["deploy", " deploy", " Deploy", "Deploy.", " deploy,"]
+    assert len({tuple(ENC.encode_ordinary(text)) for text in variants}) == len(variants)
+
+    vectors = _floats(fresh_sandbox, variants)
+    for vector in vectors:
+        assert np.array_equal(vector, _one_hot(b"deploy", 1536))  # stable across processes and runs
+
+
+def test_input_without_words_still_gets_a_unit_vector(fresh_sandbox) -> None:
+    vectors = _floats(fresh_sandbox, ["...!?", "???", "...!?"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    assert np.array_equal(vectors[0], vectors[2])
+    assert not np.array_equal(vectors[0], vectors[1])
+
+
+def test_token_ids_outside_the_vocabulary_are_400(fresh_sandbox, vendor_schema) -> None:
+    error_schema = vendor_schema(OPENAI_SPEC, "ErrorResponse")
+    for bad in (ENC.n_vocab, -1, 100256, 2**64):  # past the end, negative, a hole in cl100k, beyond int64
+        response = _post(fresh_sandbox, {"model": "text-embedding-3-small", "input": [[1, 2], [3, bad]]})
+        assert response.status_code == 400
+        error_schema.validate(response.json())
+        error = response.json()["error"]
+        assert error["param"] == "input[1]"
+        assert f"token id {bad} is not in the vocabulary" in error["message"]
+    assert fresh_sandbox.control("counters")["rejections"] == {"openai invalid_token_id": 4}
+    last = ENC.n_vocab - 1  # <|endofprompt|>: a real (special) token
+    assert _floats(fresh_sandbox, [[last]]).shape == (1, 1536)
+
+
+def test_malformed_bodies_keep_their_errors(fresh_sandbox) -> None:
+    headers = {"Authorization": "Bearer sk-sandbox-openai", "Content-Type": "application/json"}
+    url = f"{fresh_sandbox.env['OPENAI_BASE_URL']}/embeddings"
+    for content in (b'{"model": "text-embedding-3-small", "input": [1,}', b"[]", b"", b'"text"'):
+        response = httpx.post(url, content=content, headers=headers)
+        assert response.status_code == 400
+        assert response.json()["error"]["message"].startswith("We could not parse the JSON body of your request.")
+    assert fresh_sandbox.control("counters")["rejections"] == {"openai invalid_json": 4}
+
+    for bad_input in ([1, True], ["text", [1, 2]], [[1], "text"], [1.0], {"a": 1}, None):
+        response = _post(fresh_sandbox, {"model": "text-embedding-3-small", "input": bad_input})
+        assert response.status_code == 400
+        assert response.json()["error"]["message"].startswith("'$.input' is invalid.")
+    missing = _post(fresh_sandbox, {"model": "text-embedding-3-small"})
+    assert missing.status_code == 400
+    counted = fresh_sandbox.control("counters")["rejections"]
+    assert counted == {"openai invalid_json": 4, "openai empty_or_invalid_input": 4, "openai invalid_input": 3}
+
+
+def test_limits_hold_for_token_arrays(fresh_sandbox) -> None:
+    body = {"model": "text-embedding-3-small"}
+    too_long = _post(fresh_sandbox, {**body, "input": [[1], [2] * 8193]})
+    assert too_long.json()["error"]["message"] == "Invalid 'input[1]': maximum input length is 8192 tokens."
+    too_many = _post(fresh_sandbox, {**body, "input": [[1]] * 2049})
+    assert too_many.json()["error"]["code"] == "array_above_max_length"
+    too_big = _post(fresh_sandbox, {**body, "input": [[5] * 8000] * 38})
+    assert too_big.json()["error"]["message"] == "Requested 304000 tokens, max 300000 tokens per request"
+    empty = _post(fresh_sandbox, {**body, "input": [[1], []]})
+    assert empty.json()["error"]["message"].startswith("'$.input' is invalid.")
+    counted = fresh_sandbox.control("counters")["rejections"]
+    assert counted == {
+        "openai input_too_long": 1,
+        "openai too_many_inputs": 1,
+        "openai max_tokens_per_request": 1,
+        "openai empty_or_invalid_input": 1,
+    }

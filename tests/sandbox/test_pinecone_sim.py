@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 import numpy as np
+import orjson
 import pinecone
 import pytest
 from pinecone import Pinecone
@@ -262,3 +264,127 @@ def test_injected_429_and_5xx_in_pinecone_style(sb, index, vendor_schema) -> Non
     raw = httpx.post(f"{sb.base_url}/describe_index_stats", json={}, headers=NEW_API)
     assert raw.status_code == 503
     vendor_schema(SPECS[1], "rpcStatus").validate(raw.json())
+
+
+# -- upsert fast path (msgspec, values kept as JSON text) and its reference fallback ---------------------------
+
+
+def _float32_json(seed: int) -> bytes:
+    values = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)  # shortest float32 text, as our pipeline sends
+
+
+def _upsert_raw(http: httpx.Client, body: bytes) -> httpx.Response:
+    return http.post("/vectors/upsert", content=body, headers={"Content-Type": "application/json"})
+
+
+def test_fetch_and_query_return_float32_text_exactly_as_sent(http) -> None:
+    texts = {f"r{n}": _float32_json(n) for n in range(3)}
+    records = [{"id": i, "values": orjson.Fragment(t), "metadata": {"n": 1}} for i, t in texts.items()]
+    assert _upsert_raw(http, orjson.dumps({"vectors": records, "namespace": "ns"})).json() == {"upsertedCount": 3}
+
+    fetched = http.get("/vectors/fetch", params={"ids": list(texts), "namespace": "ns"})
+    for record_id, text in texts.items():
+        assert b'"values":' + text in fetched.content  # spliced, not re-formatted
+        assert np.array_equal(
+            np.float32(fetched.json()["vectors"][record_id]["values"]), np.float32(orjson.loads(text))
+        )
+    by_id = http.post("/query", json={"id": "r1", "topK": 1, "namespace": "ns", "includeValues": True})
+    assert by_id.json()["matches"][0]["id"] == "r1"
+    assert by_id.json()["matches"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert b'"values":' + texts["r1"] in by_id.content
+
+
+def test_values_with_whitespace_and_doubles_are_stored_compact(http) -> None:
+    sent = _vec(4)  # Python doubles: more digits than float32 holds
+    body = json.dumps({"vectors": [{"id": "w", "values": sent}], "namespace": "ns"}, indent=2).encode()
+    assert b"\n" in body and _upsert_raw(http, body).status_code == 200
+    fetched = http.get("/vectors/fetch", params={"ids": "w", "namespace": "ns"})
+    assert fetched.json()["vectors"]["w"]["values"] == sent  # the numbers as sent (float32-equal to Pinecone's)
+    assert b" " not in fetched.content.split(b'"values":')[1].split(b"]")[0]
+
+
+def test_values_only_the_reference_path_accepts_are_stored_as_float32(http) -> None:
+    # A positive exponent, sparse values and an unknown field each send the request down the reference path.
+    exponent = [1e5, 2.5, -3e3, 4, 5, 6, 7, 8.0]
+    body = b'{"vectors":[{"id":"e","values":[1E+5,2.5,-3e3,4,5,6,7,8.0],"sparseValues":{"indices":[3],"values":[0.5]}}'
+    body += b',{"id":"u","values":[1,2,3,4,5,6,7,8],"extra":true}],"namespace":"ns"}'
+    assert _upsert_raw(http, body).json() == {"upsertedCount": 2}
+    fetched = http.get("/vectors/fetch", params={"ids": ["e", "u"], "namespace": "ns"}).json()["vectors"]
+    assert fetched["e"]["values"] == exponent
+    assert fetched["e"]["sparseValues"] == {"indices": [3], "values": [0.5]}
+    assert fetched["u"]["values"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    update = http.post("/vectors/update", json={"id": "u", "values": [0.1] * DIM, "namespace": "ns"})
+    assert update.json() == {"matchedRecords": 1}
+    updated = http.get("/vectors/fetch", params={"ids": "u", "namespace": "ns"})
+    assert b'"values":[' + b",".join([b"0.1"] * DIM) + b"]" in updated.content  # float32 text of the update
+
+
+ONES = [1.0] * DIM
+BAD_VALUES = [
+    (b'"values":[]', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"values":null', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"metadata":{}', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"values":"12345678"', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"values":["1",2,3,4,5,6,7,8]', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"values":[true,2,3,4,5,6,7,8]', "Vector 'a': values must be a non-empty list of numbers", "values"),
+    (b'"values":[1,"x",3,4,5,6,7,8]', "Vector 'a': values must be a list of numbers", "values"),
+    (b'"values":[1,[2],3,4,5,6,7,8]', "Vector 'a': values must be a list of numbers", "values"),
+    (b'"values":[[1,2,3,4],[5,6,7,8]]', "Vector 'a': values must be a flat list of numbers", "values"),
+    (b'"values":[1,2,3]', f"Vector dimension 3 does not match the dimension of the index {DIM}", "dimension"),
+    (
+        b'"values":[1,2,3,4,5,6,7,8,9]',
+        f"Vector dimension 9 does not match the dimension of the index {DIM}",
+        "dimension",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "message", "reason"), BAD_VALUES)
+def test_bad_values_are_refused_with_the_reference_wording(sb, http, field, message, reason) -> None:
+    response = _upsert_raw(http, b'{"vectors":[{"id":"a",' + field + b'}],"namespace":"ns"}')
+    assert response.status_code == 400
+    assert response.json() == {"code": 3, "message": message, "details": []}
+    assert sb.control("counters")["rejections"] == {f"pinecone {reason}": 1}
+
+
+def test_first_bad_record_is_the_one_named(sb, http) -> None:
+    ok, short = orjson.dumps(ONES), b"[1,2]"
+    body = b'{"vectors":[{"id":"a","values":' + ok + b'},{"id":"b","values":' + short
+    body += b'},{"id":7,"values":' + ok + b"}]}"
+    response = _upsert_raw(http, body)
+    assert response.json()["message"] == f"Vector dimension 2 does not match the dimension of the index {DIM}"
+    swapped = body.replace(b'"id":"b","values":' + short, b'"id":"b","values":' + ok)
+    assert _upsert_raw(http, swapped).json()["message"] == "Vector id must be a string of 1 to 512 characters"
+    assert http.post("/describe_index_stats", json={}).json()["totalVectorCount"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"vectors":[{"id":"a","values":[1,2,3,4,5,6,7,1e999]}]}',  # a double overflow orjson refuses
+        b'{"vectors":[{"id":"a","values":[1,2,3,4,5,6,7,8]}]} trailing',
+        b'{"vectors":[{"id":"a","values":[1,2,3,4,5,6,7,8,]}]}',
+        b'{"vectors":[{"id":"a","values":[1,2,3,4,5,6,7,NaN]}]}',
+        b'{"vectors":[{"id":"a","values":[1,2,3,4,5,6,7,8],"metadata":{"x":1e400}}]}',
+    ],
+)
+def test_malformed_json_is_a_deserialize_error(sb, http, body) -> None:
+    response = _upsert_raw(http, body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Failed to deserialize the JSON body into the target type: ")
+    assert sb.control("counters")["rejections"] == {"pinecone json": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[]", "Failed to deserialize the JSON body: expected an object"),
+        (b'{"vectors":{}}', "Invalid request: 'vectors' must be a non-empty list"),
+        (b'{"vectors":[]}', "Invalid request: 'vectors' must be a non-empty list"),
+        (b'{"vectors":[1]}', "Invalid request: each vector must be an object"),
+    ],
+)
+def test_wrong_shapes_keep_their_messages(http, body, message) -> None:
+    response = _upsert_raw(http, body)
+    assert response.status_code == 400 and response.json()["message"] == message
