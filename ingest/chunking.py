@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ingest.document import Document, chunk_id
 from ingest.tokens import count_tokens, encoder, token_ids
 
-__all__ = ["Chunk", "chunk_document", "content_hash"]
+__all__ = ["Chunk", "chunk_document", "chunk_text", "content_hash"]
 
 OVERLAP_SHARE = 0.10  # of max_tokens, carried from the end of the previous chunk
 TITLE_SHARE = 0.125  # at most this share of max_tokens is spent on the carried title
@@ -60,6 +60,12 @@ class Chunk:
     def body(self) -> str:
         return self.text[self.body_start :]
 
+    def __reduce__(self) -> tuple[type[Chunk], tuple[object, ...]]:
+        # Chunks come back from the chunking worker pickled; the dataclass's own slots pickling looks up
+        # ``fields()`` per object, which cost the receiving side more than the rest of unpickling.
+        fields = (self.id, self.doc_id, self.index, self.count, self.text, self.body_start, self.content_hash)
+        return Chunk, (*fields, self.tokens, self.token_ids)
+
 
 def content_hash(text: str, embedding_model: str) -> str:
     """Identity of an embedded chunk: the same text embedded by the same model gives the same vector."""
@@ -68,7 +74,12 @@ def content_hash(text: str, embedding_model: str) -> str:
 
 def chunk_document(doc: Document, max_tokens: int, embedding_model: str) -> list[Chunk]:
     """Split ``doc`` into chunks of at most ``max_tokens`` cl100k tokens each (title prefix included)."""
-    prefix = _title_prefix(doc.title, max_tokens)
+    return chunk_text(doc.id, doc.title, doc.text, max_tokens, embedding_model)
+
+
+def chunk_text(doc_id: str, title: str, text: str, max_tokens: int, embedding_model: str) -> list[Chunk]:
+    """``chunk_document`` on the three fields it reads (cheap to send to a worker process)."""
+    prefix = _title_prefix(title, max_tokens)
     prefix_ids = token_ids(prefix)
     overlap_tokens = int(max_tokens * OVERLAP_SHARE)
     # Small safety margin: tokens of a concatenation can exceed the sum of its parts' tokens by one at a seam.
@@ -76,23 +87,23 @@ def chunk_document(doc: Document, max_tokens: int, embedding_model: str) -> list
     if body_budget < _MIN_BODY_TOKENS:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text after the title and overlap")
 
-    if not doc.text.strip():
+    if not text.strip():
         # Never hand the embedder an empty string: the title (or the id) stands for an empty document.
-        text = prefix.strip() or doc.id
-        return [_make_chunk(doc, 0, 1, text, len(text), embedding_model, token_ids(text))]
+        only = prefix.strip() or doc_id
+        return [_make_chunk(doc_id, 0, 1, only, len(only), embedding_model, token_ids(only))]
 
     hard_limit = max_tokens - len(prefix_ids) - overlap_tokens
-    bodies = _pack(_pieces(doc.text, body_budget), body_budget, hard_limit)
+    bodies = _pack(_pieces(text, body_budget), body_budget, hard_limit)
     chunks = []
     for index, (body, body_ids) in enumerate(bodies):
         overlap, tail_ids = _tail(bodies[index - 1][0], overlap_tokens) if index else ("", [])
-        text = prefix + overlap + body
+        chunk = prefix + overlap + body
         ids = _joined_ids([(prefix, prefix_ids), (overlap, tail_ids), (body, body_ids)])
         if len(ids) > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
-            overlap, text = "", prefix + body
+            overlap, chunk = "", prefix + body
             ids = _joined_ids([(prefix, prefix_ids), (body, body_ids)])
-        assert len(ids) <= max_tokens, f"chunk {index} of {doc.id} exceeds {max_tokens} tokens"
-        chunks.append(_make_chunk(doc, index, len(bodies), text, len(prefix) + len(overlap), embedding_model, ids))
+        assert len(ids) <= max_tokens, f"chunk {index} of {doc_id} exceeds {max_tokens} tokens"
+        chunks.append(_make_chunk(doc_id, index, len(bodies), chunk, len(prefix) + len(overlap), embedding_model, ids))
     return chunks
 
 
@@ -116,10 +127,10 @@ def _joined_ids(parts: list[tuple[str, list[int] | None]]) -> list[int]:
     return token_ids("".join(text for text, _ in present))
 
 
-def _make_chunk(doc: Document, index: int, count: int, text: str, body_start: int, model: str, ids: list[int]) -> Chunk:
+def _make_chunk(doc_id: str, index: int, count: int, text: str, body_start: int, model: str, ids: list[int]) -> Chunk:
     return Chunk(
-        id=chunk_id(doc.id, index),
-        doc_id=doc.id,
+        id=chunk_id(doc_id, index),
+        doc_id=doc_id,
         index=index,
         count=count,
         text=text,

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ingest.chunking import chunk_document
+from ingest.chunk_ahead import START_AFTER_DOCS, chunked_batches
+from ingest.chunking import Chunk, chunk_document
 from ingest.dedupe import Deduper
 from ingest.document import Document
 from ingest.errors import VerificationFailed, sample
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 Status = Literal["running", "verified", "failed", "dry_run", "budget_stopped"]
-FETCH_BATCH = 1_000  # ids per read-back call (Pinecone's fetch limit)
+FETCH_BATCH = 4_000  # ids per read-back call: a store splits them into requests (Pinecone: 1,000, in parallel)
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., Any])
 StepWrapper = Callable[[str, Any], Any]  # (step name, step function) -> a callable doing the same
@@ -62,13 +63,17 @@ def _unwrapped(name: str, fn: _F) -> _F:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    batch_docs: int = 64
+    # Documents planned together: one hash look-up request and one Prefect task per batch. Requests to the
+    # vendors are packed full across batches whatever the size (ingest/writing.py).
+    batch_docs: int = 256
     dry_run: bool = False  # count tokens and cost; embed, write and delete nothing
     max_tokens: int | None = None  # stop cleanly before a batch would exceed this many embedding tokens
     verify_timeout_s: float = 60.0
     verify_poll_s: float = 0.5
     max_duplicate_share: float = 0.05
     label: str = ""  # names the source/partition in error messages
+    chunk_worker: bool = True  # long runs chunk ahead in a worker process (ingest/chunk_ahead.py)
+    chunk_worker_after_docs: int = START_AFTER_DOCS
 
 
 @dataclass
@@ -116,10 +121,20 @@ class IngestReport:
 # --- steps --------------------------------------------------------------------------------------------------
 
 
-def plan_batch(docs: Sequence[Document], store: VectorStore, embedder: Embedder) -> BatchPlan:
-    """Chunk ``docs`` and keep only chunks whose stored version differs; find stale chunks of shrunk docs."""
+def plan_batch(
+    docs: Sequence[Document],
+    store: VectorStore,
+    embedder: Embedder,
+    chunks: Sequence[list[Chunk]] | None = None,
+) -> BatchPlan:
+    """Chunk ``docs`` and keep only chunks whose stored version differs; find stale chunks of shrunk docs.
+
+    ``chunks`` (one list per document, in order) are the documents' chunks when they were made ahead.
+    """
     plan = BatchPlan(documents=len(docs))
-    chunked = [(doc, chunk_document(doc, embedder.max_chunk_tokens, embedder.model)) for doc in docs]
+    if chunks is None:
+        chunks = [chunk_document(doc, embedder.max_chunk_tokens, embedder.model) for doc in docs]
+    chunked = list(zip(docs, chunks, strict=True))
     existing = store.fetch_metadata([chunk.id for _, chunks in chunked for chunk in chunks])
     for doc, chunks in chunked:
         plan.chunks += len(chunks)
@@ -210,23 +225,39 @@ def run_ingest(
     report = IngestReport()
     deduper = Deduper(max_duplicate_share=options.max_duplicate_share, label=options.label)
     writer = Writer(write_step, embedder, store)
+    batches = chunked_batches(
+        _deduplicated(documents, options.batch_docs, deduper),
+        lambda batch: batch.docs,
+        embedder.max_chunk_tokens,
+        embedder.model,
+        parallel=options.chunk_worker,
+        start_after_docs=options.chunk_worker_after_docs,
+    )
     try:
-        for batch in _batched(documents, options.batch_docs):
-            docs = deduper.add(batch)
-            report.documents, report.unique = deduper.total, deduper.unique
+        for batch, chunks in batches:
+            docs = batch.docs
+            report.documents, report.unique = batch.documents, batch.unique
             writer.forget({doc.id for doc in docs})  # a newer copy replaces whatever of the old one is unsent
-            plan = plan_step(docs, store, embedder)
-            if options.max_tokens is not None and report.tokens + plan.tokens > options.max_tokens:
-                report.status = "budget_stopped"  # nothing of this plan is embedded; what came before is
-                break
+            plan = plan_step(docs, store, embedder, chunks)
+            over_budget = options.max_tokens is not None and report.tokens + plan.tokens > options.max_tokens
+            if over_budget:
+                # Only the leading documents that fit are planned again and written: the budget is spent
+                # document by document, nothing past it is embedded, and what was planned is verified.
+                assert options.max_tokens is not None
+                fitting = _leading_docs_within(docs, plan, options.max_tokens - report.tokens)
+                fitting_chunks = chunks[:fitting] if chunks is not None else None
+                plan = plan_step(docs[:fitting], store, embedder, fitting_chunks) if fitting else BatchPlan()
             _count_plan(report, plan, embedder.model)
-            if not options.dry_run:
+            if not options.dry_run and plan.documents:
                 report.deleted += delete_step(plan.stale_ids, store)
                 writer.drop_written(plan.stale_ids)  # a newer copy in this run shrank the document again
                 writer.add(plan.to_embed)
                 report.embedded, report.upserted = writer.embedded, writer.upserted
             if progress is not None:
                 progress(report)
+            if over_budget:
+                report.status = "budget_stopped"
+                break
         if report.status != "budget_stopped":
             deduper.finish()
         if options.dry_run:
@@ -235,10 +266,24 @@ def run_ingest(
         writer.flush()
         report.embedded, report.upserted = writer.embedded, writer.upserted
     finally:
+        batches.close()  # stops a chunking worker at once, also on a budget stop or an error
         writer.close()
     if progress is not None:
         progress(report)
     return _verify_and_finish(report, writer.written, store, options, verify_step)
+
+
+def _leading_docs_within(docs: Sequence[Document], plan: BatchPlan, budget: int) -> int:
+    """How many leading ``docs`` the plan can embed within ``budget`` tokens."""
+    tokens_of: dict[str, int] = {}
+    for planned in plan.to_embed:
+        tokens_of[planned.chunk.doc_id] = tokens_of.get(planned.chunk.doc_id, 0) + planned.tokens
+    spent = 0
+    for index, doc in enumerate(docs):
+        spent += tokens_of.get(doc.id, 0)
+        if spent > budget:
+            return index
+    return len(docs)
 
 
 def _count_plan(report: IngestReport, plan: BatchPlan, model: str) -> None:
@@ -272,6 +317,20 @@ def _verify_and_finish(
     if report.status == "running":
         report.status = "verified"
     return report
+
+
+@dataclass(frozen=True)
+class _UniqueBatch:
+    docs: list[Document]
+    documents: int  # documents read so far (this batch included)
+    unique: int  # distinct ids so far
+
+
+def _deduplicated(documents: Iterable[Document], size: int, deduper: Deduper) -> Iterator[_UniqueBatch]:
+    """Batches of ``size`` documents as the deduper lets them through, with the running counts."""
+    for batch in _batched(documents, size):
+        docs = deduper.add(batch)
+        yield _UniqueBatch(docs, deduper.total, deduper.unique)
 
 
 def _batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from array import array
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -61,6 +62,13 @@ def _parse_body(content: bytes) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise EmbeddingError(f"OpenAI returned an unexpected body: {content[:200]!r}")
     return body
+
+
+def _as_uint32(ids: Sequence[int]) -> np.ndarray:
+    """Token ids as a uint32 array, which orjson writes without a Python int per id (no copy from array('I'))."""
+    if isinstance(ids, array) and ids.typecode == "I" and ids.itemsize == 4:
+        return np.frombuffer(ids, dtype=np.uint32)
+    return np.asarray(ids, dtype=np.uint32)
 
 
 def _decode_rows(embeddings: list[Any], dimensions: int) -> np.ndarray:
@@ -155,20 +163,20 @@ class OpenAIEmbedder:
 
     def _inputs(
         self, texts: Sequence[str], counts: Sequence[int], token_ids: Sequence[Sequence[int]] | None
-    ) -> Sequence[str | list[int]]:
+    ) -> Sequence[str | np.ndarray]:
         """What goes in ``input``: token id lists when the model is OpenAI's and every text's ids are known."""
         if token_ids is None or self.model not in _NATIVE_DIMENSIONS or len(token_ids) != len(texts):
             return texts
         if any(len(ids) != count or not ids for ids, count in zip(token_ids, counts, strict=True)):
             return texts  # ids that do not match the counts are not the texts' ids: send what we know is right
-        return [ids.tolist() if hasattr(ids, "tolist") else list(ids) for ids in token_ids]
+        return [_as_uint32(ids) for ids in token_ids]
 
-    def _batches(self, inputs: Sequence[str | list[int]], counts: Sequence[int]) -> Iterator[list[str | list[int]]]:
+    def _batches(self, inputs: Sequence[str | np.ndarray], counts: Sequence[int]) -> Iterator[list[str | np.ndarray]]:
         """Consecutive batches within both the input-count and the summed-token bound."""
-        batch: list[str | list[int]] = []
+        batch: list[str | np.ndarray] = []
         batch_tokens = 0
         for position, (item, tokens) in enumerate(zip(inputs, counts, strict=True)):
-            if not item or tokens > MAX_INPUT_TOKENS:
+            if len(item) == 0 or tokens > MAX_INPUT_TOKENS:
                 # Chunking guarantees this; an empty or oversized input would fail its whole batch with a 400.
                 raise EmbeddingError(f"input {position} has {tokens} tokens (must be 1..{MAX_INPUT_TOKENS})")
             if batch and (len(batch) >= self.max_batch_inputs or batch_tokens + tokens > self.max_batch_tokens):
@@ -179,7 +187,7 @@ class OpenAIEmbedder:
         if batch:
             yield batch
 
-    def _embed_batch(self, batch: list[str | list[int]]) -> np.ndarray:
+    def _embed_batch(self, batch: list[str | np.ndarray]) -> np.ndarray:
         try:
             response = transient_retrying(_is_transient, _retry_after, attempts=self._attempts)(self._create, batch)
         except openai.OpenAIError as exc:
@@ -192,7 +200,7 @@ class OpenAIEmbedder:
             self.tokens_used += int((body.get("usage") or {}).get("prompt_tokens", 0))
         return _decode_rows([item["embedding"] for item in data], self.dimensions)
 
-    def _create(self, batch: list[str | list[int]]) -> Any:
+    def _create(self, batch: list[str | np.ndarray]) -> Any:
         """One request through the SDK's client (auth, status checks, typed errors); the raw response back.
 
         The typed ``embeddings.create`` would walk every input in Python and serialise with the standard
@@ -206,7 +214,8 @@ class OpenAIEmbedder:
         payload: dict[str, Any] = {"model": self.model, "input": batch, "encoding_format": "base64"}
         if self._send_dimensions:
             payload["dimensions"] = self._send_dimensions
-        return self._client.post("/embeddings", cast_to=httpx.Response, content=orjson.dumps(payload))
+        body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)  # token ids as uint32 arrays, natively
+        return self._client.post("/embeddings", cast_to=httpx.Response, content=body)
 
     def _describe(self, exc: openai.OpenAIError, inputs: int) -> str:
         """A message about the failure that can be logged: status and reason, never the key."""

@@ -143,12 +143,21 @@ class PineconeStore:
     # --- reads ----------------------------------------------------------------------------------------------
 
     def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
-        found: dict[str, dict[str, object]] = {}
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), MAX_IDS_PER_CALL):
-            batch = unique[start : start + MAX_IDS_PER_CALL]
-            found.update(self._call("fetch", lambda b=batch: self._fetch_metadata_page(b)))
+        pages = [unique[start : start + MAX_IDS_PER_CALL] for start in range(0, len(unique), MAX_IDS_PER_CALL)]
+        found: dict[str, dict[str, object]] = {}
+        if len(pages) <= 1:
+            for page in pages:
+                found.update(self._fetch_page(page))
+            return found
+        # Pages in parallel: the server answers one while this process decodes another.
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(pages))) as pool:
+            for result in pool.map(self._fetch_page, pages):
+                found.update(result)
         return found
+
+    def _fetch_page(self, ids: list[str]) -> dict[str, dict[str, object]]:
+        return self._call("fetch", lambda: self._fetch_metadata_page(ids))
 
     def _fetch_metadata_page(self, ids: list[str]) -> dict[str, dict[str, object]]:
         """Metadata of the ``ids`` found, through the SDK's HTTP client (auth, retries, typed errors).

@@ -40,6 +40,8 @@ TOP_LEVEL = {
     "sandbox_cpu_ms_per_chunk",
     "time_split_s",
     "sandbox_cpu_s",
+    "chunk_worker_cpu_s",
+    "chunk_worker_peak_rss_mb",
     "peak_rss_mb",
     "start_rss_mb",
     "requests",
