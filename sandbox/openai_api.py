@@ -10,7 +10,6 @@ accepts (``[[int]]``, ``[str]``, ``str``, ``[int]``), so no Python walks the tok
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import math
@@ -22,6 +21,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import pybase64
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -258,10 +258,10 @@ def _base64_rows(vectors: np.ndarray) -> list[str]:
     little = np.ascontiguousarray(vectors, dtype="<f4")
     row_bytes = little.shape[1] * 4
     if row_bytes % 3:  # rows would need their own padding: encode them one by one
-        return [base64.b64encode(row.tobytes()).decode("ascii") for row in little]
+        return [pybase64.b64encode(row.tobytes()).decode("ascii") for row in little]
     # Rows of a multiple of 3 bytes encode to whole 4-char groups, so one encode of the matrix, cut per row,
     # is byte-identical to encoding every row alone.
-    text = base64.b64encode(little.tobytes()).decode("ascii")
+    text = pybase64.b64encode(little.tobytes()).decode("ascii")
     width = row_bytes // 3 * 4
     return [text[start : start + width] for start in range(0, len(text), width)]
 

@@ -5,7 +5,6 @@ Any OpenAI-compatible server works through ``OPENAI_BASE_URL`` (the sandbox, a p
 
 from __future__ import annotations
 
-import base64
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ import httpx
 import numpy as np
 import openai
 import orjson
+import pybase64
 from openai import OpenAI
 
 from backfill.settings import Settings, require
@@ -83,7 +83,7 @@ def _decode_rows(embeddings: list[Any], dimensions: int) -> np.ndarray:
     if whole_groups and all(isinstance(row, str) and len(row) == width for row in embeddings):
         joined = "".join(embeddings)
         if "=" not in joined:  # padding inside the text would end the decode early
-            flat = np.frombuffer(base64.b64decode(joined), dtype="<f4")
+            flat = np.frombuffer(pybase64.b64decode(joined), dtype="<f4")
             if flat.size == len(embeddings) * dimensions:  # else a row held junk: the per-row path says which
                 return flat.reshape(len(embeddings), dimensions).astype(np.float32, copy=False)
     return np.stack([_decode(row, dimensions) for row in embeddings])
@@ -92,7 +92,7 @@ def _decode_rows(embeddings: list[Any], dimensions: int) -> np.ndarray:
 def _decode(embedding: object, dimensions: int) -> np.ndarray:
     """One embedding as float32: base64 of little-endian float32, or a list of floats."""
     if isinstance(embedding, str):
-        vector = np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+        vector = np.frombuffer(pybase64.b64decode(embedding), dtype="<f4")
     else:
         vector = np.asarray(embedding, dtype=np.float32)
     if vector.shape != (dimensions,):
