@@ -136,7 +136,7 @@ def run_source(
     finally:
         spool.unlink(missing_ok=True)
 
-    vectors, stored_documents = _count_stored(settings, source)
+    vectors, stored_documents = _stored_counts(settings, source, state, params, summary)
     # The watermark is the newest item *the source* reported (its clock, not ours), so clock skew between
     # Backfill and the source can neither skip nor repeat items beyond the overlap.
     if newest is not None:
@@ -217,6 +217,21 @@ def _spool_dir(settings: Settings) -> Path:
     path = (settings.backfill_home / "spool").resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _stored_counts(
+    settings: Settings, source: str, state: SourceState, params: RunParams, summary: dict[str, Any]
+) -> tuple[int, int]:
+    """Vectors and documents under the source's prefix for the coverage record.
+
+    Counting means listing every id (one Pinecone request per 100 vectors: thousands on a large index), so a
+    verified run that wrote and deleted nothing keeps the counts the last listing found: the store holds what
+    it held then. Any change, and every full run, counts again from the store itself.
+    """
+    changed = bool(summary.get("upserted") or summary.get("deleted"))
+    if not changed and not params.full and state.coverage.last_success is not None:
+        return state.coverage.vectors, state.coverage.documents
+    return _count_stored(settings, source)
 
 
 def _count_stored(settings: Settings, source: str) -> tuple[int, int]:
