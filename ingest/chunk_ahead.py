@@ -14,6 +14,7 @@ slow start never stalls it.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import deque
@@ -30,6 +31,7 @@ __all__ = ["LOOKAHEAD_BATCHES", "START_AFTER_DOCS", "ChunkAhead", "available_cor
 START_AFTER_DOCS = 1_000  # a run shorter than this chunks in-process
 LOOKAHEAD_BATCHES = 3  # batches chunked ahead of the one being planned: bounds memory, hides latency
 _Job = tuple[str, str, str]  # document id, title, text
+_log = logging.getLogger(__name__)
 _B = TypeVar("_B")
 
 
@@ -84,6 +86,48 @@ class ChunkAhead:
         self.close()
 
 
+class _Worker:
+    """The worker as ``chunked_batches`` uses it: not there until it has started, and gone for good at its first
+    failure (a container without /dev/shm, an out-of-memory kill): the run then chunks in-process, losing only
+    speed, never a batch."""
+
+    def __init__(self, start: Callable[[int, str], ChunkAhead], max_tokens: int, model: str) -> None:
+        self._ahead: ChunkAhead | None = None
+        self._failed = False
+        try:
+            self._ahead = start(max_tokens, model)
+        except Exception as exc:  # whatever stops a process from starting: chunk in-process
+            self._fail(exc)
+
+    def submit(self, docs: Sequence[Document]) -> Future[list[list[Chunk]]] | None:
+        """The batch's chunks to come, or None: the worker is not up (yet, or any more)."""
+        try:
+            if self._ahead is None or not self._ahead.ready:
+                return None
+            return self._ahead.submit(docs)
+        except Exception as exc:  # a failed start or a dead worker: see _fail
+            self._fail(exc)
+            return None
+
+    def result(self, future: Future[list[list[Chunk]]]) -> list[list[Chunk]] | None:
+        try:
+            return future.result()
+        except Exception as exc:  # the caller chunks this batch itself (and meets any real error there)
+            self._fail(exc)
+            return None
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._failed:  # once: the batches still queued fail the same way
+            self._failed = True
+            _log.warning("chunking worker unavailable (%s: %s); chunking in-process", type(exc).__name__, exc)
+        self.close()
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            ahead.close()
+
+
 def chunked_batches(
     batches: Iterable[_B],
     docs_of: Callable[[_B], Sequence[Document]],
@@ -96,28 +140,31 @@ def chunked_batches(
     """Each batch with its documents' chunks made ahead in a worker, or None: the caller chunks it itself.
 
     With ``parallel`` (and at least two cores), the worker starts once ``start_after_docs`` documents have gone
-    by and, as soon as it is up, runs ``LOOKAHEAD_BATCHES`` ahead. It is stopped when the iteration ends or is
-    closed.
+    by and, as soon as it is up, runs ``LOOKAHEAD_BATCHES`` ahead. Batches come out in their order whoever
+    chunked them. The worker is stopped when the iteration ends or is closed, and dropped if it fails.
     """
     use_worker = parallel and available_cores() >= 2
-    pending: deque[tuple[_B, Future[list[list[Chunk]]]]] = deque()
-    ahead: ChunkAhead | None = None
+    pending: deque[tuple[_B, Future[list[list[Chunk]]] | None]] = deque()
+    worker: _Worker | None = None
     try:
         seen = 0
         for batch in batches:
-            if ahead is None and use_worker and seen >= start_after_docs:
-                ahead = start_worker(max_tokens, model)
+            if worker is None and use_worker and seen >= start_after_docs:
+                worker = _Worker(start_worker, max_tokens, model)
             seen += len(docs_of(batch))
-            if ahead is None or not ahead.ready:
-                yield batch, None
-                continue
-            pending.append((batch, ahead.submit(docs_of(batch))))
-            if len(pending) > LOOKAHEAD_BATCHES:
-                done, future = pending.popleft()
-                yield done, future.result()
+            pending.append((batch, worker.submit(docs_of(batch)) if worker is not None else None))
+            # In order: a batch left to the caller waits behind any batch the worker still has.
+            while pending and (len(pending) > LOOKAHEAD_BATCHES or pending[0][1] is None):
+                yield _take(pending, worker)
         while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield _take(pending, worker)
     finally:
-        if ahead is not None:
-            ahead.close()
+        if worker is not None:
+            worker.close()
+
+
+def _take(
+    pending: deque[tuple[_B, Future[list[list[Chunk]]] | None]], worker: _Worker | None
+) -> tuple[_B, list[list[Chunk]] | None]:
+    batch, future = pending.popleft()
+    return batch, (worker.result(future) if future is not None and worker is not None else None)

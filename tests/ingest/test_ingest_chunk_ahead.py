@@ -97,3 +97,31 @@ def test_an_ingest_with_the_worker_stores_what_an_in_process_ingest_stores(sb: R
         results[worker] = (report.chunks, report.embedded, report.verified, report.tokens, stored)
         assert report.status == "verified" and report.verified == len(ids)
     assert results[True] == results[False]
+
+
+def test_a_worker_that_dies_leaves_its_batches_to_the_caller() -> None:
+    docs = _docs(40)
+    batches = [docs[start : start + 4] for start in range(0, len(docs), 4)]
+    iterator = chunked_batches(batches, lambda b: b, 512, MODEL, parallel=True, start_after_docs=0,
+                               start_worker=_started_and_ready)  # fmt: skip
+    first, chunks = next(iterator)  # the worker had batches queued ahead of this one
+    assert chunks is not None
+    for pid in _worker_pids():
+        psutil.Process(pid).kill()  # what an out-of-memory kill does
+    rest = list(iterator)
+    assert [batch for batch, _ in [(first, chunks), *rest]] == batches  # nothing lost, order kept
+    assert any(chunks is None for _, chunks in rest)  # the caller chunks what the dead worker had
+    for batch, made in rest:
+        if made is not None:  # results the worker delivered before it died are still exact
+            assert [_fields(c) for c in made] == [_fields(chunk_document(d, 512, MODEL)) for d in batch]
+    assert not _worker_pids()
+
+
+def test_a_worker_that_cannot_start_leaves_everything_to_the_caller() -> None:
+    def cannot_start(max_tokens: int, model: str) -> ChunkAhead:
+        raise OSError("no /dev/shm in this container")
+
+    batches = [_docs(12)[start : start + 3] for start in range(0, 12, 3)]
+    seen = list(chunked_batches(batches, lambda b: b, 512, MODEL, parallel=True, start_after_docs=0,
+                                start_worker=cannot_start))  # fmt: skip
+    assert seen == [(batch, None) for batch in batches]
