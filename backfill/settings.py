@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     openai_base_url: AnyHttpUrl | None = None
     embedding_model: str = "text-embedding-3-small"
     embedding_dimensions: int | None = Field(default=None, gt=0, le=20_000)
+    # Send the chunker's cl100k token ids instead of the text to OpenAI's own models (the same embedding, and
+    # the server need not tokenise again). False for a server behind OPENAI_BASE_URL that serves another model
+    # under one of OpenAI's model names: its tokenizer would read the ids as different text.
+    openai_send_token_ids: bool = True
 
     # vector store
     pinecone_api_key: SecretStr | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -266,6 +267,9 @@ def _base64_rows(vectors: np.ndarray) -> list[str]:
     return [text[start : start + width] for start in range(0, len(text), width)]
 
 
+_TOKEN_ARRAYS = re.compile(rb'"input"\s*:\s*\[\s*\[')
+
+
 def _error_response(status: int, error: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     body = json.dumps({"error": error}).encode()
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -317,6 +321,8 @@ def build(ctx: SandboxContext) -> ApiSpec:
         except OpenAIError as exc:
             return reject(exc.status, exc.error, exc.reason)
         requests_used, tokens_used = usage.record(tokens)
+        if _TOKEN_ARRAYS.search(raw_body):  # which form a client sends is worth seeing in the counters
+            ctx.count("openai", "POST", "/v1/embeddings with token-id inputs")
         headers = {
             "x-request-id": request_id(),
             "openai-model": payload["model"],

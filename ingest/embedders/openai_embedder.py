@@ -115,6 +115,7 @@ class OpenAIEmbedder:
     ) -> None:
         require(settings, "openai_api_key")
         self.model = settings.embedding_model
+        self._send_token_ids = settings.openai_send_token_ids and self.model in _NATIVE_DIMENSIONS
         self._send_dimensions = settings.embedding_dimensions
         self.dimensions = settings.embedding_dimensions or _NATIVE_DIMENSIONS.get(self.model, 1536)
         self._secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
@@ -165,7 +166,7 @@ class OpenAIEmbedder:
         self, texts: Sequence[str], counts: Sequence[int], token_ids: Sequence[Sequence[int]] | None
     ) -> Sequence[str | np.ndarray]:
         """What goes in ``input``: token id lists when the model is OpenAI's and every text's ids are known."""
-        if token_ids is None or self.model not in _NATIVE_DIMENSIONS or len(token_ids) != len(texts):
+        if token_ids is None or not self._send_token_ids or len(token_ids) != len(texts):
             return texts
         if any(len(ids) != count or not ids for ids, count in zip(token_ids, counts, strict=True)):
             return texts  # ids that do not match the counts are not the texts' ids: send what we know is right

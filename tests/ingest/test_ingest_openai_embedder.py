@@ -9,7 +9,7 @@ import pytest
 
 from ingest.embedders import OpenAIEmbedder
 from ingest.errors import EmbeddingError
-from ingest.tokens import count_tokens
+from ingest.tokens import count_tokens, token_ids
 from sandbox.corpus.text import TextGen
 from sandbox.server import RunningSandbox
 from tests.ingest.ingest_helpers import DIM, make_settings, rejections
@@ -69,3 +69,16 @@ def test_batch_decoding_matches_one_by_one(sb: RunningSandbox, tmp_path: Path, d
     assert together.shape == (25, dimensions) and together.dtype.name == "float32"
     for index in (0, 7, 24):
         assert together[index].tolist() == embedder.embed([texts[index]])[0]
+
+
+@pytest.mark.parametrize("send_ids", [True, False])
+def test_token_ids_replace_texts_unless_turned_off(sb: RunningSandbox, tmp_path: Path, send_ids: bool) -> None:
+    texts = [f"runbook step {i}: rotate the ingress certificate" for i in range(5)]
+    embedder = OpenAIEmbedder(make_settings(sb, tmp_path, openai_send_token_ids=send_ids))
+
+    with_ids = embedder.embed_array(texts, [count_tokens(t) for t in texts], [token_ids(t) for t in texts])
+
+    sent_ids = sb.control("counters")["counters"].get("openai POST /v1/embeddings with token-id inputs", 0)
+    assert sent_ids == (1 if send_ids else 0)
+    # Either way the vectors are those of the texts (the ids are the texts' own).
+    assert with_ids.tolist() == embedder.embed_array(texts).tolist()
