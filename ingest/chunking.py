@@ -13,6 +13,7 @@ import itertools
 import re
 import zlib
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.document import Document, chunk_id
@@ -51,20 +52,24 @@ class Chunk:
     text: str
     body_start: int
     content_hash: str
-    tokens: int = 0  # cl100k tokens of ``text``, counted once by chunk_document (0: not counted)
-    # The cl100k ids of ``text`` (empty: not known). An embedder can send them instead of the text, so the
-    # text is not tokenised a second time; 4 bytes each, so holding a request's worth stays cheap.
-    token_ids: array = field(default_factory=lambda: array("I"), compare=False, repr=False)
+    # The cl100k ids of ``text``, made once by chunk_document. An embedder can send them instead of the text,
+    # so the text is not tokenised a second time; 4 bytes each, so holding a request's worth stays cheap.
+    token_ids: array = field(compare=False, repr=False)
 
     @property
     def body(self) -> str:
         return self.text[self.body_start :]
 
+    @property
+    def tokens(self) -> int:
+        """cl100k tokens of ``text``."""
+        return len(self.token_ids)
+
     def __reduce__(self) -> tuple[type[Chunk], tuple[object, ...]]:
         # Chunks come back from the chunking worker pickled; the dataclass's own slots pickling looks up
         # ``fields()`` per object, which cost the receiving side more than the rest of unpickling.
         fields = (self.id, self.doc_id, self.index, self.count, self.text, self.body_start, self.content_hash)
-        return Chunk, (*fields, self.tokens, self.token_ids)
+        return Chunk, (*fields, self.token_ids)
 
 
 def content_hash(text: str, embedding_model: str) -> str:
@@ -117,7 +122,7 @@ def _clean_seam(left: str, right: str) -> bool:
     return not left or not right or (left[-1] in "\r\n" and not right[0].isspace())
 
 
-def _joined_ids(parts: list[tuple[str, list[int] | None]]) -> list[int]:
+def _joined_ids(parts: Sequence[tuple[str, list[int] | None]]) -> list[int]:
     """Exact token ids of the parts joined: concatenated when every part's ids are known and every seam is
     clean, else tokenised for real."""
     present = [(text, ids) for text, ids in parts if text]
@@ -136,7 +141,6 @@ def _make_chunk(doc_id: str, index: int, count: int, text: str, body_start: int,
         text=text,
         body_start=body_start,
         content_hash=content_hash(text, model),
-        tokens=len(ids),
         token_ids=array("I", ids),
     )
 
@@ -292,7 +296,7 @@ def _fit(pieces: list[tuple[str, list[int]]], hard_limit: int) -> list[tuple[str
     """The joined pieces as one body, or cut at ``hard_limit`` exact tokens when the seams pushed it over."""
     # Summed piece counts are an estimate; the exact ids of the joined text decide.
     body = "".join(piece for piece, _ in pieces)
-    ids = _joined_ids(list(pieces))  # type: ignore[arg-type]
+    ids = _joined_ids(pieces)
     if len(ids) <= hard_limit:
         return [(body, ids)]
     return _fit_exact(body, hard_limit)

@@ -23,7 +23,7 @@ from ingest.document import Document
 from ingest.errors import VerificationFailed, sample
 from ingest.metadata import chunk_metadata, doc_fingerprint
 from ingest.protocols import Embedder, VectorStore
-from ingest.tokens import count_tokens, estimate_cost_usd
+from ingest.tokens import estimate_cost_usd
 from ingest.writing import (
     BatchResult,
     PlannedChunk,
@@ -146,7 +146,7 @@ def plan_batch(
                 plan.unchanged += 1
                 continue
             changed = True
-            plan.to_embed.append(PlannedChunk(chunk, metadata, chunk.tokens or count_tokens(chunk.text)))
+            plan.to_embed.append(PlannedChunk(chunk, metadata))
         if changed and any(chunk.id in existing for chunk in chunks):
             # Only a stored document that changed can have left chunks behind: listing the others (every
             # document of a first backfill) would cost one call per document for nothing.

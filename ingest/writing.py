@@ -40,7 +40,10 @@ class PlannedChunk:
 
     chunk: Chunk
     metadata: dict[str, object]
-    tokens: int
+
+    @property
+    def tokens(self) -> int:
+        return self.chunk.tokens
 
 
 @dataclass

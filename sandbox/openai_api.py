@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 import threading
 import time
 from collections import deque
@@ -160,7 +159,7 @@ def _decode_inputs(raw: msgspec.Raw) -> list[str] | list[list[int]]:
 
 
 def _token_ids(raw: msgspec.Raw) -> tuple[np.ndarray, np.ndarray, bool]:
-    """All inputs' token ids back to back, each input's token count, and whether the ids need a vocabulary check.
+    """All inputs' token ids back to back, each input's token count, and whether they came as ids (to vocabulary-check).
 
     Enforces the per-input limits; texts are encoded here (once: the count and the embedding share the ids).
     """
@@ -212,8 +211,9 @@ def _check_dimensions(model: str, dimensions: Any) -> int:
     return dimensions
 
 
-def create_embeddings(raw_body: bytes) -> tuple[dict[str, Any], int]:
-    """The response body of one embeddings request (from its raw JSON body) and its token count.
+def create_embeddings(raw_body: bytes) -> tuple[dict[str, Any], int, bool]:
+    """The response body of one embeddings request (from its raw JSON body), its token count, and whether the
+    inputs were token-id arrays (not texts).
 
     Raises OpenAIError for anything OpenAI would refuse, malformed JSON included.
     """
@@ -237,21 +237,21 @@ def create_embeddings(raw_body: bytes) -> tuple[dict[str, Any], int]:
             reason="invalid_encoding",
         )
     dimensions = _check_dimensions(model, body.dimensions)
-    ids, lengths, check_vocabulary = _token_ids(body.input)
+    ids, lengths, token_inputs = _token_ids(body.input)
     total = len(ids)
     if total > MAX_TOKENS_PER_REQUEST:
         message = f"Requested {total} tokens, max {MAX_TOKENS_PER_REQUEST} tokens per request"
         raise OpenAIError(
             400, message, "max_tokens_per_request", "max_tokens_per_request", reason="max_tokens_per_request"
         )
-    if check_vocabulary and (unknown := first_unknown_token(ids, lengths)) is not None:
+    if token_inputs and (unknown := first_unknown_token(ids, lengths)) is not None:
         raise _unknown_token(*unknown)
     vectors = embed_token_ids(ids, lengths, dimensions)
     # float rows go out as float32 arrays: fastjson writes them directly (shortest float32 repr, same values).
     payload = _base64_rows(vectors) if encoding == "base64" else list(vectors)
     data = [{"object": "embedding", "index": i, "embedding": emb} for i, emb in enumerate(payload)]
     usage = {"prompt_tokens": total, "total_tokens": total}
-    return {"object": "list", "data": data, "model": model, "usage": usage}, total
+    return {"object": "list", "data": data, "model": model, "usage": usage}, total, token_inputs
 
 
 def _base64_rows(vectors: np.ndarray) -> list[str]:
@@ -265,9 +265,6 @@ def _base64_rows(vectors: np.ndarray) -> list[str]:
     text = pybase64.b64encode(little.tobytes()).decode("ascii")
     width = row_bytes // 3 * 4
     return [text[start : start + width] for start in range(0, len(text), width)]
-
-
-_TOKEN_ARRAYS = re.compile(rb'"input"\s*:\s*\[\s*\[')
 
 
 def _error_response(status: int, error: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -317,11 +314,11 @@ def build(ctx: SandboxContext) -> ApiSpec:
         raw_body = await request.body()
         started = time.perf_counter()
         try:
-            payload, tokens = await run_in_threadpool(create_embeddings, raw_body)
+            payload, tokens, token_inputs = await run_in_threadpool(create_embeddings, raw_body)
         except OpenAIError as exc:
             return reject(exc.status, exc.error, exc.reason)
         requests_used, tokens_used = usage.record(tokens)
-        if _TOKEN_ARRAYS.search(raw_body):  # which form a client sends is worth seeing in the counters
+        if token_inputs:  # which form a client sends is worth seeing in the counters
             ctx.count("openai", "POST", "/v1/embeddings with token-id inputs")
         headers = {
             "x-request-id": request_id(),
