@@ -59,6 +59,7 @@ def print_coverage(report: CoverageReport, console: Console | None = None) -> No
         table.add_column(column, justify="right" if column in {"documents", "vectors"} else "left")
     for column in ("since success", "newest item age", "threshold", "failures"):
         table.add_column(column, justify="right")
+    table.add_column("watermark")
     for row, cells in zip(report.sources, report.table_rows(), strict=True):
         style = _STATUS_STYLE[row.status]
         table.add_row(
@@ -73,11 +74,15 @@ def print_coverage(report: CoverageReport, console: Console | None = None) -> No
             str(cells["newest_item_age_hours"]),
             f"{row.threshold_hours:g}h",
             str(row.failures),
+            str(cells["watermark"]),
         )
     console.print(table)
     for row in report.sources:
         if row.status != "fresh":
             console.print(f"[{_STATUS_STYLE[row.status]}]{escape(row.reason())}[/]", highlight=False)
+        if row.watermark_note.startswith("held"):
+            # An ad-hoc or filtered run left the watermark where it was: say so, it explains the next run's window.
+            console.print(f"[yellow]{escape(row.source)}: watermark {escape(row.watermark_note)}[/]", highlight=False)
 
 
 @alerts_app.command("setup")

@@ -71,6 +71,10 @@ class SourceFreshness(BaseModel):
     newest_item_age_hours: float | None
     threshold_hours: float
     failures: int
+    # "everything updated before this is in the index, for every scope" (backfill/state.py), and why the last
+    # run moved or held it
+    watermark: datetime | None = None
+    watermark_note: str = ""
 
     def reason(self) -> str:
         """One line saying why the source has its status (used in alerts and the CLI)."""
@@ -116,6 +120,7 @@ class CoverageReport(BaseModel):
                 "newest_item_age_hours": _fmt_hours(row.newest_item_age_hours),
                 "threshold_hours": row.threshold_hours,
                 "failures": row.failures,
+                "watermark": _fmt_time(row.watermark),
             }
             for row in self.sources
         ]
@@ -187,6 +192,8 @@ def assess(state: SourceState, now: datetime, threshold: timedelta) -> SourceFre
         newest_item_age_hours=newest_age,
         threshold_hours=threshold.total_seconds() / 3600,
         failures=len(state.failures),
+        watermark=state.watermark,
+        watermark_note=state.watermark_note,
     )
 
 
@@ -212,15 +219,15 @@ def render_markdown(report: CoverageReport) -> str:
         lines += ["**No verified run yet:** " + ", ".join(never), ""]
     lines += [
         "| Source | Status | Earliest | Latest | Documents | Vectors | Last success | Since success | "
-        "Newest item age | Threshold | Failures |",
-        "|---|---|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "Newest item age | Threshold | Failures | Watermark |",
+        "|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for row in report.sources:
         lines.append(
             f"| {row.source} | {row.status} | {_fmt_time(row.earliest)} | {_fmt_time(row.latest)} | "
             f"{row.documents:,} | {row.vectors:,} | {_fmt_time(row.last_success)} | "
             f"{_fmt_hours(row.hours_since_success)} | {_fmt_hours(row.newest_item_age_hours)} | "
-            f"{row.threshold_hours:g}h | {row.failures} |"
+            f"{row.threshold_hours:g}h | {row.failures} | {_fmt_time(row.watermark)} |"
         )
     return "\n".join(lines) + "\n"
 

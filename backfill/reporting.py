@@ -22,6 +22,9 @@ REPORT_FIELDS = (
     "verified",
     "deleted",
     "failures",
+    "failures_resolved",
+    "failures_gone",
+    "withheld",
     "tokens",
     "estimated_cost_usd",
 )

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # defaults sit under each vendor's documented limit; lower them when several deployments share a token.
     jira_rate_per_s: float = Field(default=10.0, gt=0, le=1000)
     tempo_rate_per_s: float = Field(default=4.0, gt=0, le=1000)
+    # When one request gives up, for every API (sources, OpenAI, Pinecone): after this many attempts, or when a
+    # wait the server asks for (Retry-After, reset headers) would pass this many seconds of waiting in total.
+    # 600 s honours a Retry-After of 120 s four times; a longer stated wait fails at once, naming this setting.
+    backfill_http_max_wait_s: float = Field(default=600.0, gt=0, le=86_400)
+    backfill_http_max_attempts: int = Field(default=8, ge=1, le=100)
 
     # embeddings
     openai_api_key: SecretStr | None = None
@@ -66,15 +71,26 @@ class Settings(BaseSettings):
     # managed workers lose their disk, so resume and watermarks must live in the bucket.
     backfill_results_block: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
 
+    # One run per source (backfill/lease.py): how long a second run waits for the first before failing, and how
+    # long a crashed holder's lease blocks others (it is renewed every third of this while its run lives).
+    backfill_lease_wait_s: float = Field(default=300.0, ge=0, le=86_400)
+    backfill_lease_ttl_s: float = Field(default=120.0, ge=5, le=3_600)
+    # Jira comments restricted to a role/group and JSM internal notes stay out of the shared documents unless
+    # this is set (the index has no per-comment permissions); they are counted in each document's metadata.
+    jira_include_restricted_comments: bool = False
+
     # alerts
     slack_webhook_url: SecretStr | None = None
 
-    @field_validator("pinecone_namespace")
+    @field_validator("pinecone_namespace", mode="before")
     @classmethod
-    def _namespace_is_explicit(cls, value: str) -> str:
-        # "" and "__default__" mean different things at different API versions: always use a named namespace.
-        if value in {"", "__default__"} or not value.isascii():
-            raise ValueError("must be a non-empty ASCII name other than '__default__'")
+    def _namespace_is_explicit(cls, value: object) -> object:
+        # The index's default namespace is named "__default__" on every call (an alias since API 2025-04; the SDK
+        # speaks 2026-07). "" is refused: the SDK drops an empty namespace from some calls and sends it on others.
+        if value == "":
+            raise ValueError("must not be empty; to use the index's default namespace, set it to '__default__'")
+        if isinstance(value, str) and not value.isascii():
+            raise ValueError("must be ASCII (1-512 characters), or '__default__' for the default namespace")
         return value
 
 

@@ -6,7 +6,7 @@ hashable, ordered, JSON round-trippable, with explicit UTC bounds ``[start, end)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import total_ordering
 from typing import Any, Protocol, runtime_checkable
@@ -94,6 +94,9 @@ class FetchFailure(BaseModel):
 
     id: str
     reason: str
+    # When the record's own update time could be read: a source that re-reads failures by window (Tempo)
+    # starts there instead of at the partition's start.
+    updated_at: AwareDatetime | None = None
 
 
 def month_bounds(window: Window) -> list[tuple[datetime, datetime]]:
@@ -163,6 +166,16 @@ class Connector(Protocol):
 
     def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
         """Every item of the partition, lazily; an unmappable record is a FetchFailure."""
+        ...
+
+    def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:
+        """Partitions that read earlier failures ``doc_ids`` again, fetched before ``window``'s own partitions.
+
+        By id where the API can (Jira), else by re-reading from ``since`` (the earliest window that held one of
+        them; None = unknown, the whole history) up to ``window.start``, where the window's partitions take
+        over. Together with the window they must return every one of ``doc_ids`` that still exists: an id
+        neither returned nor failed again is taken as deleted at the source and leaves the failure ledger.
+        """
         ...
 
     def check(self) -> None:

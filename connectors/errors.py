@@ -8,7 +8,9 @@
     ├── AuthError                   401/403 → fail fast, naming the setting and the URL; never retried
     ├── MalformedResponseError      HTML or invalid JSON where JSON was promised → fatal, with a body excerpt
     │   └── RejectedRequestError    any other 4xx → fatal (our request is wrong; retrying will not help)
-    └── PaginationError             a repeated page request or a page cap hit → fatal (a pagination bug)
+    └── PaginationError             a repeated page request, a page cap hit, or pages that contradict themselves
+                                    (``isLast: false`` with no token, fewer items than ``total``) → fatal: the
+                                    partition fails rather than commit part of a listing
 """
 
 from __future__ import annotations
@@ -89,4 +91,7 @@ class RejectedRequestError(MalformedResponseError):
 
 
 class PaginationError(ConnectorError):
-    """The page loop saw the same request twice, or ran past its page cap: a pagination bug, not data."""
+    """The page loop saw the same request twice, ran past its page cap, or the pages contradict themselves.
+
+    Never caught per record: the whole partition fails, so nothing partial is committed for it.
+    """

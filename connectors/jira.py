@@ -8,12 +8,19 @@ Issues come from ``POST /rest/api/3/search/jql`` following ``nextPageToken`` (th
 ``startAt``; sending it is how the predecessor fetched 24,685 items and 51 unique ones). Window bounds are
 **epoch milliseconds**: a formatted date would be read in the searching account's time zone and silently skip
 or repeat issues. Every comment is fetched, paging ``/issue/{id}/comment`` when the embedded list is short of
-its total.
+its total. A listing whose pages contradict themselves (``isLast: false`` with no token, an empty comment page
+before ``total``, fewer unique comments than ``total``) raises ``PaginationError``: the partition fails whole.
+
+Restricted comments (role/group ``visibility``, JSM internal notes) stay out of documents unless the connector is
+built with ``include_restricted_comments=True``; every document carries an ``acl`` (see connectors/jira_mapping.py,
+which also defines the failure ids). Failures are fetched again by ``refetch_partitions`` (≤ 500 ids or keys a
+partition), which ``fetch`` reads through ``issue/bulkfetch``, not JQL: JQL naming a deleted issue is a 400, while
+bulkfetch just leaves it out. ``existing_ids`` says which failed ids Jira still has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,28 +28,37 @@ import httpx
 from pydantic import ValidationError
 
 from backfill.settings import Settings, require
-from connectors.adf import adf_to_text
 from connectors.auth import BasicAuth
-from connectors.base import (
-    FetchFailure,
-    Partition,
-    Window,
-    epoch_ms,
-    floor_minute,
-    parse_timestamp,
-    slice_bounds,
-)
+from connectors.base import FetchFailure, Partition, Window, floor_minute, parse_timestamp, slice_bounds
 from connectors.errors import ConnectorError, MalformedResponseError
 from connectors.http import ApiClient, RetryPolicy, make_client
-from connectors.paginators import NextPageTokenPaginator, OffsetPaginator, PageRequest
-from ingest.document import Document, MetadataValue
+from connectors.jira_mapping import (
+    can_look_up,
+    failure_id,
+    is_restricted,
+    issue_to_document,
+    lookup_ids,
+    project_clause,
+    window_jql,
+)
+from connectors.paginators import Listing, NextPageTokenPaginator, OffsetPaginator, PageRequest
+from ingest.document import Document
 
-__all__ = ["JIRA_FIELDS", "JiraConnector", "ProjectNotFoundError", "issue_to_document", "window_jql"]
+# The pure parts live in connectors/jira_mapping.py; re-exported here, the source's front door.
+__all__ = [
+    "JIRA_FIELDS",
+    "JiraConnector",
+    "ProjectNotFoundError",
+    "failure_id",
+    "is_restricted",
+    "issue_to_document",
+    "window_jql",
+]
 
 SEARCH_PATH = "/rest/api/3/search/jql"
 JIRA_FIELDS = [
     "summary", "description", "status", "issuetype", "priority", "assignee", "reporter",
-    "created", "updated", "project", "labels", "comment",
+    "created", "updated", "project", "labels", "comment", "security",
 ]  # fmt: skip
 SEARCH_PAGE_SIZE = 100  # the endpoint's effective cap with ordinary fields (5000 only for id/key listings)
 ID_PAGE_SIZE = 5000
@@ -50,6 +66,7 @@ COMMENT_PAGE_SIZE = 100
 PROJECT_PAGE_SIZE = 100  # project/search clamps larger values to 100
 PROJECT_KEYS_PER_CALL = 50  # project/search accepts at most 50 keys
 BULKFETCH_MAX_IDS = 100  # issue/bulkfetch answers 400 above 100
+REFETCH_MAX_IDS = 500  # failed ids per refetch partition: a long failure list never makes one unbounded request
 DEFAULT_RATE_PER_S = 10.0  # API-token traffic is only burst-limited; stay well under it
 MAX_SEARCH_PAGES = 5_000  # 500k issues in one project-month would be a bug, not data
 _MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
@@ -59,75 +76,9 @@ class ProjectNotFoundError(ConnectorError):
     """A requested project key does not exist, is archived, or the token cannot see it."""
 
 
-def _quoted(value: str) -> str:
-    # Project keys are quoted: reserved words (e.g. a project called "AND") break unquoted JQL.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-RETRY_SCOPE = "retry:"  # scope of the partition that re-fetches earlier failures by id
+RETRY_SCOPE = "retry:"  # scope of a partition that re-fetches earlier failures by id or key
 FAILED_SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # a retry partition is not bounded by time
 SLICE_MONTHS = 6  # partition width: small enough to resume usefully, large enough to keep pages full
-
-
-def project_clause(project_keys: Iterable[str]) -> str:
-    keys = [_quoted(k) for k in project_keys]
-    return f"project = {keys[0]}" if len(keys) == 1 else f"project in ({', '.join(keys)})"
-
-
-def window_jql(project_keys: str | Iterable[str], start: datetime, end: datetime) -> str:
-    """The JQL for one partition: epoch-ms bounds (time-zone free), a total order so pages are stable."""
-    keys = [project_keys] if isinstance(project_keys, str) else list(project_keys)
-    return (
-        f"{project_clause(keys)} AND updated >= {epoch_ms(start)} AND updated < {epoch_ms(end)} "
-        "ORDER BY updated ASC, key ASC"
-    )
-
-
-def _name(person: Any) -> str:
-    if not isinstance(person, Mapping):
-        return ""
-    return str(person.get("displayName") or person.get("accountId") or "")
-
-
-def _comment_text(comment: Mapping[str, Any]) -> str:
-    when = parse_timestamp(comment["created"]).strftime("%Y-%m-%d %H:%M UTC")
-    author = _name(comment.get("author")) or "unknown"
-    return f"{author} ({when}):\n{adf_to_text(comment.get('body'))}"
-
-
-def issue_to_document(raw: Mapping[str, Any], comments: list[Mapping[str, Any]], base_url: str) -> Document:
-    """Pure mapper: one search/jql issue (with all comments) → Document. Raises if unmappable."""
-    fields = raw["fields"]
-    key = str(raw["key"])
-    summary = str(fields.get("summary") or "")
-    description = adf_to_text(fields.get("description"))
-    ordered = sorted(comments, key=lambda c: (parse_timestamp(c["created"]), str(c.get("id", ""))))
-    parts = [f"{key}: {summary}", description]
-    if ordered:
-        parts.append("Comments:\n\n" + "\n\n".join(_comment_text(c) for c in ordered))
-    metadata: dict[str, MetadataValue | None] = {
-        "project": (fields.get("project") or {}).get("key"),
-        "key": key,
-        "status": (fields.get("status") or {}).get("name"),
-        "type": (fields.get("issuetype") or {}).get("name"),
-        "priority": (fields.get("priority") or {}).get("name"),
-        "assignee": _name(fields.get("assignee")) or None,
-        "reporter": _name(fields.get("reporter")) or None,
-        "labels": [str(label) for label in fields.get("labels") or []],
-        "created": fields["created"],
-        "updated": fields["updated"],
-        "comment_count": len(ordered),
-    }
-    return Document(
-        id=f"jira:{raw['id']}",
-        source="jira",
-        title=f"{key}: {summary}",
-        text="\n\n".join(p for p in parts if p),
-        url=f"{base_url.rstrip('/')}/browse/{key}",
-        created_at=parse_timestamp(fields["created"]),
-        updated_at=parse_timestamp(fields["updated"]),
-        metadata={k: v for k, v in metadata.items() if v is not None},
-    )
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -148,9 +99,12 @@ class JiraConnector:
         retry: RetryPolicy | None = None,
         rate_per_s: float | None = DEFAULT_RATE_PER_S,
         page_size: int = SEARCH_PAGE_SIZE,
+        include_restricted_comments: bool = False,
     ) -> None:
         require(settings, "jira_url", "jira_email", "jira_api_token")
         self.page_size = page_size  # the server may return fewer; paging never relies on full pages
+        # Off by default: role/group-restricted comments and JSM internal notes never enter a shared document.
+        self.include_restricted_comments = include_restricted_comments
         assert settings.jira_email is not None and settings.jira_api_token is not None
         self.base_url = str(settings.jira_url).rstrip("/")
         auth = BasicAuth(settings.jira_email, settings.jira_api_token, setting="JIRA_API_TOKEN")
@@ -203,24 +157,49 @@ class JiraConnector:
         issues = self._list_of(data, "issues", f"POST {SEARCH_PATH}", None)
         return parse_timestamp(issues[0]["fields"]["updated"]) if issues else None
 
-    def retry_partition(self, doc_ids: Iterable[str], until: datetime) -> Partition:
-        """A partition of the issues that failed in earlier runs (``jira:<id>``), fetched again first."""
-        ids = sorted({doc_id.removeprefix("jira:") for doc_id in doc_ids}, key=lambda i: (len(i), i))
-        return Partition(source=self.source, scope=RETRY_SCOPE + ",".join(ids), start=FAILED_SINCE, end=until)
+    def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:
+        """Partitions (≤ 500 ids or keys each) re-reading issues that failed in earlier runs, whatever their window.
+
+        Jira reads them by id, so ``since`` is not needed. ``fetch`` reads these partitions through bulkfetch, which
+        leaves out deleted issues: an asked id that neither comes back nor fails again is gone at the source. Ids
+        that name no issue (``jira:unidentified-…``) cannot be looked up and are left out.
+        """
+        return [
+            Partition(source=self.source, scope=RETRY_SCOPE + ",".join(chunk), start=FAILED_SINCE, end=window.end)
+            for chunk in _chunks(lookup_ids(doc_ids), REFETCH_MAX_IDS)
+        ]
+
+    def existing_ids(self, doc_ids: Iterable[str]) -> set[str]:
+        """Which of ``doc_ids`` (``jira:<id>`` or ``jira:<KEY>``) Jira still has, via bulkfetch (≤ 100 a call).
+
+        Bulkfetch leaves out issues that were deleted or are no longer visible to the token (JQL naming them would
+        be a 400). Ids that cannot be looked up (``jira:unidentified-…``, another source's) are not in the result.
+        """
+        wanted: dict[str, list[str]] = {}
+        for doc_id in dict.fromkeys(doc_ids):
+            native = doc_id.removeprefix("jira:").upper() if doc_id.startswith("jira:") else ""
+            if can_look_up(native):
+                wanted.setdefault(native, []).append(doc_id)
+        found: set[str] = set()
+        for issue in self._bulkfetch(lookup_ids(f"jira:{n}" for n in wanted), ["key"], None):
+            for native in (str(issue.get("id")), str(issue.get("key") or "").upper()):
+                found.update(wanted.get(native, ()))
+        return found
 
     def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
         """Every issue of the project updated in ``[start, end)``, lazily, each with all its comments."""
         if partition.scope.startswith(RETRY_SCOPE):
-            ids = [i for i in partition.scope.removeprefix(RETRY_SCOPE).split(",") if i.isdigit()]
-            jql = f"id in ({', '.join(ids)}) ORDER BY key ASC"
-        else:
-            jql = window_jql(partition.scope.split(","), partition.start, partition.end)
+            natives = [i for i in partition.scope.removeprefix(RETRY_SCOPE).split(",") if can_look_up(i)]
+            for raw in self._bulkfetch(natives, JIRA_FIELDS, partition):
+                yield self._issue_or_failure(raw, partition)
+            return
         body = {
-            "jql": jql,
+            "jql": window_jql(partition.scope.split(","), partition.start, partition.end),
             "fields": JIRA_FIELDS,
             "maxResults": self.page_size,
         }
-        pager = NextPageTokenPaginator(PageRequest.build("POST", SEARCH_PATH, body=body))
+        where = self._listing(f"POST {SEARCH_PATH}", partition)
+        pager = NextPageTokenPaginator(PageRequest.build("POST", SEARCH_PATH, body=body), where=where)
         pages = self.client.paginate(
             pager, endpoint_label=f"POST {SEARCH_PATH}", partition=partition, max_pages=MAX_SEARCH_PAGES
         )
@@ -235,7 +214,8 @@ class JiraConnector:
             "fields": ["id"],
             "maxResults": ID_PAGE_SIZE,
         }
-        pager = NextPageTokenPaginator(PageRequest.build("POST", SEARCH_PATH, body=body))
+        where = self._listing(f"POST {SEARCH_PATH} (ids)", scope)
+        pager = NextPageTokenPaginator(PageRequest.build("POST", SEARCH_PATH, body=body), where=where)
         for page in self.client.paginate(pager, endpoint_label=f"POST {SEARCH_PATH} (ids)", partition=scope):
             for raw in self._list_of(page.data, "issues", f"POST {SEARCH_PATH}", scope):
                 yield f"jira:{raw['id']}"
@@ -253,6 +233,7 @@ class JiraConnector:
                 PageRequest.build("GET", "/rest/api/3/project/search", params),
                 items_field="values",
                 limit=PROJECT_PAGE_SIZE,
+                where=self._listing("GET /rest/api/3/project/search", None),
             )
             # 404 is this endpoint's way of saying "no project matches".
             pages = self.client.paginate(pager, endpoint_label="GET /rest/api/3/project/search", empty_on={404})
@@ -273,14 +254,14 @@ class JiraConnector:
     # -- issues and comments ---------------------------------------------------------------------------
 
     def _issue_or_failure(self, raw: Any, partition: Partition) -> Document | FetchFailure:
-        issue_id = raw.get("id", "?") if isinstance(raw, Mapping) else "?"
+        # A PaginationError (comments that contradict their total) is not caught: the partition fails whole.
         try:
             comments = self._all_comments(raw, partition)
-            return issue_to_document(raw, comments, self.base_url)
+            return issue_to_document(raw, comments, self.base_url, include_restricted=self.include_restricted_comments)
         except MalformedResponseError as exc:  # this issue's comments are unreadable; other issues go on
-            return FetchFailure(id=f"jira:{issue_id}", reason=str(exc)[:1000])
+            return FetchFailure(id=failure_id(raw), reason=str(exc)[:1000])
         except _MAPPING_ERRORS as exc:
-            return FetchFailure(id=f"jira:{issue_id}", reason=f"unmappable issue: {type(exc).__name__}: {exc}"[:1000])
+            return FetchFailure(id=failure_id(raw), reason=f"unmappable issue: {type(exc).__name__}: {exc}"[:1000])
 
     def _all_comments(self, raw: Mapping[str, Any], partition: Partition) -> list[Mapping[str, Any]]:
         embedded = raw["fields"].get("comment")
@@ -292,39 +273,57 @@ class JiraConnector:
         return list(self.issue_comments(str(raw["id"]), partition=partition))
 
     def issue_comments(self, issue_id: str, *, partition: Partition | None = None) -> Iterator[Mapping[str, Any]]:
-        """Every comment of one issue, oldest first, deduplicated by id."""
+        """Every comment of one issue, oldest first, deduplicated by id.
+
+        Raises PaginationError when the listing ends with fewer unique comments than its ``total``.
+        """
         path = f"/rest/api/3/issue/{issue_id}/comment"
+        where = self._listing(f"GET {path}", partition)
         pager = OffsetPaginator(
             PageRequest.build("GET", path, {"orderBy": "created"}),
             items_field="comments",
             limit=COMMENT_PAGE_SIZE,
             last_field=None,
+            where=where,
         )
         seen: set[str] = set()
+        total: object = None
         label = "GET /rest/api/3/issue/{id}/comment"
         for page in self.client.paginate(pager, endpoint_label=label, partition=partition):
+            total = page.data.get("total")
             for comment in self._list_of(page.data, "comments", label, partition):
                 if str(comment.get("id")) not in seen:
                     seen.add(str(comment.get("id")))
                     yield comment
+        if isinstance(total, int) and len(seen) < total:
+            raise where.error(f"the listing ended with {len(seen)} unique comments of a total of {total}")
 
     def bulkfetch_keys(self, ids: Iterable[str | int]) -> dict[str, tuple[str, str]]:
         """Issue id → (key, summary) via ``POST /rest/api/3/issue/bulkfetch``, ≤100 ids a call.
 
         Ids Jira does not return (deleted, no permission) are simply absent from the result.
         """
-        wanted = sorted({str(i) for i in ids})
         found: dict[str, tuple[str, str]] = {}
-        label = "POST /rest/api/3/issue/bulkfetch"
-        for chunk in _chunks(wanted, BULKFETCH_MAX_IDS):
-            body = {"issueIdsOrKeys": chunk, "fields": ["summary"]}
-            data = self.client.get_json("POST", "/rest/api/3/issue/bulkfetch", json=body, endpoint_label=label)
-            for issue in self._list_of(data, "issues", label, None):
-                found[str(issue["id"])] = (
-                    str(issue["key"]),
-                    str((issue.get("fields") or {}).get("summary") or ""),
-                )
+        for issue in self._bulkfetch(sorted({str(i) for i in ids}), ["summary"], None):
+            found[str(issue["id"])] = (str(issue["key"]), str((issue.get("fields") or {}).get("summary") or ""))
         return found
+
+    def _bulkfetch(
+        self, ids_or_keys: list[str], fields: list[str], partition: Partition | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """The issues Jira still has among ``ids_or_keys``, ≤100 a call; missing ones are simply left out."""
+        label = "POST /rest/api/3/issue/bulkfetch"
+        for chunk in _chunks(ids_or_keys, BULKFETCH_MAX_IDS):
+            body = {"issueIdsOrKeys": chunk, "fields": fields}
+            data = self.client.get_json(
+                "POST", "/rest/api/3/issue/bulkfetch", json=body, endpoint_label=label, partition=partition
+            )
+            yield from self._list_of(data, "issues", label, partition)
+
+    def _listing(self, endpoint: str, partition: object | None) -> Listing:
+        """Where a listing runs, for the PaginationError of a page that contradicts itself."""
+        key = None if partition is None else str(getattr(partition, "key", partition))
+        return Listing(source=self.source, endpoint=endpoint, partition=key)
 
     def _list_of(self, data: Any, field: str, endpoint: str, partition: object | None) -> list[Mapping[str, Any]]:
         items = data.get(field) if isinstance(data, Mapping) else None

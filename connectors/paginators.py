@@ -4,6 +4,11 @@ A paginator never loops and never sends anything; ``ApiClient.paginate`` (connec
 loop, and it is the one that raises on a repeated request or a page cap. Build a fresh paginator per
 listing: they carry state (offsets). Requests are values (``PageRequest``),
 hashable, so the loop can spot a repeat.
+
+A page that contradicts itself (``isLast: false`` without a ``nextPageToken``; an empty page before the offset
+reaches ``total``) is not the end of a listing: the paginator raises ``PaginationError`` instead of returning None,
+because ending there would silently drop the rest. A paginator does not know where it runs, so the connector gives
+it a ``Listing`` (source, endpoint, partition) that the error names.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from connectors.errors import PaginationError
+
 __all__ = [
     "CursorPaginator",
     "LinkHeaderPaginator",
+    "Listing",
     "NextPageTokenPaginator",
     "NextUrlPaginator",
     "OffsetPaginator",
@@ -79,6 +87,22 @@ class PageRequest:
         return f"{self.method} {self.path}{'?' + query if query else ''}{body}"
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Where a listing runs, so a paginator's ``PaginationError`` names the source, endpoint and partition."""
+
+    source: str = ""
+    endpoint: str = ""
+    partition: str | None = None
+
+    def error(self, problem: str) -> PaginationError:
+        where = " ".join(p for p in (self.source.capitalize(), self.endpoint) if p) or "listing"
+        part = f" [partition {self.partition}]" if self.partition else ""
+        return PaginationError(
+            f"{where}: {problem}{part}", source=self.source, endpoint=self.endpoint, partition=self.partition
+        )
+
+
 class Paginator(Protocol):
     """The whole paginator contract: the first request, then the next one given the last page (or None)."""
 
@@ -112,7 +136,9 @@ class SinglePagePaginator:
 class NextPageTokenPaginator:
     """Token paging (Jira ``/search/jql``): pass back ``nextPageToken`` until absent or ``isLast``.
 
-    Never stops on a short page: the API may return fewer than ``maxResults`` mid-listing.
+    Never stops on a short page: the API may return fewer than ``maxResults`` mid-listing. ``isLast: true`` ends
+    the listing; no token ends it only when the page does not say ``isLast: false`` (that page contradicts itself,
+    so it raises ``PaginationError`` rather than dropping every later page).
     """
 
     def __init__(
@@ -122,18 +148,30 @@ class NextPageTokenPaginator:
         token_field: str = "nextPageToken",
         token_param: str = "nextPageToken",
         last_field: str | None = "isLast",
+        where: Listing | None = None,
     ) -> None:
         self._request = request
         self._token_field = token_field
         self._token_param = token_param
         self._last_field = last_field
+        self._where = where or Listing()
+        self._pages = 0
 
     def first_request(self) -> PageRequest:
         return self._request
 
     def next_request(self, response_json: Any, response: httpx.Response) -> PageRequest | None:
+        self._pages += 1
         token = dig(response_json, [self._token_field])
-        if not token or (self._last_field and dig(response_json, [self._last_field]) is True):
+        is_last = dig(response_json, [self._last_field]) if self._last_field else None
+        if is_last is True:
+            return None
+        if not token:
+            if is_last is False:
+                raise self._where.error(
+                    f"page {self._pages} says {self._last_field}: false but has no {self._token_field}; "
+                    "the rest of the listing cannot be fetched"
+                )
             return None
         if self._request.json_body is not None:
             return self._request.with_body(**{self._token_param: token})
@@ -143,8 +181,10 @@ class NextPageTokenPaginator:
 class OffsetPaginator:
     """Offset paging (Jira ``project/search``, ``issue/{key}/comment``): advance by items returned.
 
-    Stops when a page is empty, ``isLast`` is true, or the offset reaches ``total``. Advancing by the count
-    received (not by the requested limit) is right when the server clamps ``maxResults``.
+    Stops when ``isLast`` is true, the offset reaches ``total``, or a page is empty. Advancing by the count
+    received (not by the requested limit) is right when the server clamps ``maxResults``. An empty page while the
+    offset is still short of ``total`` (or while the page says ``isLast: false``) contradicts itself: it raises
+    ``PaginationError`` instead of ending with part of the listing.
     """
 
     def __init__(
@@ -157,12 +197,14 @@ class OffsetPaginator:
         limit: int | None = None,
         total_field: str | None = "total",
         last_field: str | None = "isLast",
+        where: Listing | None = None,
     ) -> None:
         self._request = request.with_params(**{offset_param: 0, limit_param: limit})
         self._items_field = items_field
         self._offset_param = offset_param
         self._total_field = total_field
         self._last_field = last_field
+        self._where = where or Listing()
         self._offset = 0
 
     def first_request(self) -> PageRequest:
@@ -172,7 +214,17 @@ class OffsetPaginator:
         items = dig(response_json, [self._items_field]) or []
         self._offset += len(items)
         total = dig(response_json, [self._total_field]) if self._total_field else None
-        if not items or (self._last_field and dig(response_json, [self._last_field]) is True):
+        is_last = dig(response_json, [self._last_field]) if self._last_field else None
+        if is_last is True:
+            return None
+        short = isinstance(total, int) and not isinstance(total, bool) and self._offset < total
+        if not items:
+            if short or is_last is False:
+                said = f"a total of {total}" if short else f"{self._last_field}: false"
+                raise self._where.error(
+                    f"empty page at {self._offset_param}={self._offset} although the listing said {said}; "
+                    "the rest of the listing cannot be fetched"
+                )
             return None
         if isinstance(total, int) and self._offset >= total:
             return None

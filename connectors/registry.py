@@ -15,7 +15,11 @@ SOURCES = ("jira", "tempo")
 def make_connector(source: str, settings: Settings) -> Connector:
     """A connector for ``source`` built from settings; fails naming the missing setting(s)."""
     if source == "jira":
-        return JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
+        return JiraConnector(
+            settings,
+            rate_per_s=settings.jira_rate_per_s,
+            include_restricted_comments=settings.jira_include_restricted_comments,
+        )
     if source == "tempo":
         # Tempo worklogs carry Jira issue ids only: keys and summaries come from Jira's bulkfetch.
         jira = JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)

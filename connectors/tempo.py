@@ -8,13 +8,14 @@ cached per connector.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
+from backfill.planning import FULL_HISTORY_START
 from backfill.settings import Settings, require
 from connectors.auth import BearerAuth
 from connectors.base import FetchFailure, Partition, Window, parse_timestamp
@@ -89,6 +90,13 @@ def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url
     )
 
 
+def _updated(raw: Mapping[str, Any]) -> datetime | None:
+    try:
+        return parse_timestamp(str(raw["updatedAt"]))
+    except (KeyError, ValueError):
+        return None
+
+
 class TempoConnector:
     """The Tempo connector: ``partitions``, ``fetch``, ``check``, ``list_ids``; keys resolved through Jira."""
 
@@ -131,6 +139,18 @@ class TempoConnector:
         # One partition for the whole window: Tempo filters only by ``updatedFrom`` (no upper bound), so any
         # time split would make every partition re-read everything updated after its start.
         return [Partition(source=self.source, scope="all", start=window.start, end=window.end)]
+
+    def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:
+        """Tempo cannot read worklogs by id: re-read from the earliest window that held a failed one.
+
+        Only the part before ``window`` is added (the window's own partition reads the rest), so no worklog is
+        read twice. A failed worklog that was edited since is found in the later part, one that was deleted
+        in neither.
+        """
+        start = since or FULL_HISTORY_START
+        if not doc_ids or start >= window.start:
+            return []
+        return [Partition(source=self.source, scope="all", start=start, end=window.start)]
 
     def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
         """Worklogs updated in ``[start, end)``, lazily, deduplicated on ``tempoWorklogId``.
@@ -207,4 +227,4 @@ class TempoConnector:
             return worklog_to_document(raw, issue, self.jira.base_url)
         except _MAPPING_ERRORS as exc:
             reason = f"unmappable worklog: {type(exc).__name__}: {exc}"[:1000]
-            return FetchFailure(id=f"tempo:{raw.get('tempoWorklogId', '?')}", reason=reason)
+            return FetchFailure(id=f"tempo:{raw.get('tempoWorklogId', '?')}", reason=reason, updated_at=_updated(raw))

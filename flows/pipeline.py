@@ -8,11 +8,14 @@ back every written vector.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.futures import PrefectFuture
 
-from backfill.planning import RunParams, plan_window
+from backfill.lease import Lease, describe_holder
+from backfill.planning import FULL_HISTORY_START, RunParams, plan_window
 from backfill.settings import Settings, load_settings
-from backfill.state import PendingRun, SourceState
+from backfill.state import PendingRun, SourceState, StateBackend
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
 from connectors.http import request_counts, requests_since
@@ -35,7 +39,7 @@ from flows.secret_env import load_secret_env
 from ingest.document import Document, doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
 
-__all__ = ["FailuresRecorded", "run_name", "run_source"]
+__all__ = ["FailuresRecorded", "fetch_code_version", "fetch_partition", "run_name", "run_source"]
 
 RESUME_WITHIN = timedelta(hours=24)
 
@@ -47,8 +51,10 @@ class FailuresRecorded(RuntimeError):
 @task(
     name="fetch-partition",
     task_run_name="fetch {source} {partition[start]}..{partition[end]}",
+    # The key is the partition, the run it belongs to and the fetching code: only the resumption of the same
+    # run reuses a finished partition, and a changed connector or mapping never replays an old result.
     cache_policy=INPUTS + TASK_SOURCE,
-    cache_expiration=timedelta(days=7),
+    cache_expiration=RESUME_WITHIN,
     persist_result=True,
     result_serializer="json",
     cache_result_in_memory=False,
@@ -58,15 +64,15 @@ class FailuresRecorded(RuntimeError):
     # failing transiently. Auth and malformed responses are not going to heal in ten seconds.
     retry_condition_fn=lambda _task, _run, state: isinstance(_exception_of(state), TransientError),
 )
-def fetch_partition(source: str, partition: dict[str, Any]) -> dict[str, Any]:
-    """Every item of one partition as JSON-ready documents and failures. Cached by (source, partition)."""
+def fetch_partition(source: str, partition: dict[str, Any], run_key: str, code_version: str) -> dict[str, Any]:
+    """Every item of one partition as JSON-ready documents and failures. Cached by (source, partition, run, code)."""
     connector = make_connector(source, load_settings())
     documents: list[dict[str, Any]] = []
-    failures: list[dict[str, str]] = []
+    failures: list[dict[str, Any]] = []
     try:
         for item in connector.fetch(Partition.model_validate(partition)):
             if isinstance(item, FetchFailure):
-                failures.append({"id": item.id, "reason": item.reason})
+                failures.append(item.model_dump(mode="json"))
             else:
                 documents.append(item.model_dump(mode="json"))
     finally:
@@ -80,6 +86,20 @@ def _exception_of(state: Any) -> BaseException | None:
     except BaseException as exc:
         return exc
     return None
+
+
+@cache
+def fetch_code_version() -> str:
+    """A digest of the code that turns API responses into Documents (connectors/ and the Document model).
+
+    Part of every fetch task's cache key, so a resumed run after an upgrade refetches rather than replaying
+    documents mapped by the old code.
+    """
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in [*sorted((root / "connectors").glob("*.py")), root / "ingest" / "document.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def run_name(source: str) -> Callable[[], str]:
@@ -101,72 +121,148 @@ def run_name(source: str) -> Callable[[], str]:
     return name
 
 
+@dataclass
+class _Fetched:
+    """What the fetch stage produced: a spool of documents, the failures, and what the commit needs."""
+
+    spool: Path
+    documents: int = 0
+    doc_ids: set[str] = field(default_factory=set)
+    failures: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # id, reason, window start
+    newest: datetime | None = None
+    oldest: datetime | None = None
+    withheld: int = 0  # items left out of documents because not every reader may see them
+
+
+def _withheld(doc: Document) -> int:
+    """Items a connector kept out of ``doc`` for permissions: its ``restricted_*`` counts (e.g. Jira comments)."""
+    return sum(v for k, v in doc.metadata.items() if k.startswith("restricted_") and isinstance(v, int))
+
+
 def run_source(
     source: str,
     params: RunParams,
     filters: dict[str, Any],
     overlap: timedelta,
 ) -> dict[str, Any]:
-    """One source run inside a Prefect flow. Returns the run summary; raises (so the run Fails) on any doubt."""
-    logger = get_run_logger()
+    """One source run inside a Prefect flow. Returns the run summary; raises (so the run Fails) on any doubt.
+
+    The whole run holds the source's lease (backfill/lease.py): a second run of the same source, from any entry
+    point, waits for it (bounded by BACKFILL_LEASE_WAIT_S) and then fails naming the holder.
+    """
     load_secret_env()  # tokens from Secret blocks at run time: the deployment stores none
     settings = load_settings()
     backend = state_backend(settings)
+    lease = Lease(
+        backend.lease_store(source),
+        source,
+        describe_holder(_flow_run_name()),
+        ttl_s=settings.backfill_lease_ttl_s,
+        wait_s=settings.backfill_lease_wait_s,
+    )
+    with lease:
+        return _run_holding_lease(source, params, filters, overlap, settings, backend, lease)
+
+
+def _run_holding_lease(
+    source: str,
+    params: RunParams,
+    filters: dict[str, Any],
+    overlap: timedelta,
+    settings: Settings,
+    backend: StateBackend,
+    lease: Lease,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    _sweep_spool(settings, source)  # no other run of this source is alive: its leftovers are garbage
     state = backend.load(source)
     now = datetime.now(UTC)
     requests_before = request_counts()
     start, until, why = _plan(state, params, filters, now, overlap)
+    assert state.pending is not None
+    lease.check()
     backend.save(state)  # the pending window is durable before the first partition is fetched
 
+    asked = [f.id for f in state.failures]
+    window = Window(start=start, end=until)
     connector = make_connector(source, settings)
     try:
         connector.check()  # a rejected token fails here, before any partition is planned or fetched
-        partitions = connector.partitions(Window(start=start, end=until), **filters)
-        retry = getattr(connector, "retry_partition", None)
-        if state.failures and retry is not None:
-            # Records that failed before are fetched again first, whatever the window: nothing is skipped for good.
-            partitions.insert(0, retry([f.id for f in state.failures], until))
+        # Records that failed before are read again first, whatever the window: nothing is skipped for good.
+        partitions = connector.refetch_partitions(asked, state.failure_window_start(), window) if asked else []
+        partitions += connector.partitions(window, **filters)
     finally:
         connector.close()
-    logger.info("%s: window %s → %s (%s), %d partitions", source, start, until, why, len(partitions))
+    logger.info(
+        "%s: window %s → %s (%s), %d partitions, %d earlier failure(s) re-read",
+        source, start, until, why, len(partitions), len(asked),
+    )  # fmt: skip
 
-    spool, documents, failures, newest, oldest = _fetch_to_spool(settings, source, partitions, params)
+    fetched = _fetch_to_spool(settings, source, partitions, params, state.pending.run_key)
     try:
-        summary = ingest_subflow(spool=str(spool), source=source, total_documents=documents)
+        summary = ingest_subflow(spool=str(fetched.spool), source=source, total_documents=fetched.documents)
     finally:
-        spool.unlink(missing_ok=True)
+        fetched.spool.unlink(missing_ok=True)
 
     vectors, stored_documents = _stored_counts(settings, source, state, params, summary)
+    covers, note = state.covers_from_watermark(start, scoped=_is_scoped(filters), history_start=FULL_HISTORY_START)
+    before = state.watermark
     # The watermark is the newest item *the source* reported (its clock, not ours), so clock skew between
     # Backfill and the source can neither skip nor repeat items beyond the overlap.
-    if newest is not None:
-        state.commit(window_end=newest, earliest=oldest, latest=newest, documents=stored_documents, vectors=vectors)
-    else:
-        state.coverage.vectors, state.coverage.documents = vectors, stored_documents
-        state.coverage.last_success = now
-        state.pending = None
-    state.record_failures([(f["id"], f["reason"]) for f in failures], now)
-    state.coverage.last_run_status = "failed" if failures else "verified"
+    state.commit(
+        window_end=fetched.newest,
+        earliest=fetched.oldest,
+        latest=fetched.newest,
+        documents=stored_documents,
+        vectors=vectors,
+        covers=covers,
+        note=note,
+        now=now,
+    )
+    ledger = state.settle_failures(asked=asked, ingested=fetched.doc_ids, failed=fetched.failures, now=now)
+    state.coverage.last_run_status = "failed" if fetched.failures else "verified"
+    lease.check()
     backend.save(state)
+    if ledger.gone:
+        logger.info("%s: %d earlier failure(s) no longer exist at the source: %s", source, len(ledger.gone),
+                    ", ".join(ledger.gone[:10]))  # fmt: skip
     summary = {
         **summary,
         "partitions": len(partitions),
-        "failures": len(failures),
+        "failures": len(fetched.failures),
+        "failures_resolved": len(ledger.resolved),
+        "failures_gone": len(ledger.gone),
+        "withheld": fetched.withheld,
         "window": [start, until],
+        "watermark": state.watermark.isoformat() if state.watermark else None,
+        "watermark_moved": state.watermark != before,
+        "watermark_note": note,
         # source API requests this run made (cached partitions make none), per endpoint
         "requests": requests_since(requests_before),
     }
-    publish_run_report(source, summary)
-    if failures:
-        sample = ", ".join(f"{f['id']} ({f['reason']})" for f in failures[:5])
-        raise FailuresRecorded(f"{source}: {len(failures)} record(s) could not be mapped: {sample}")
+    publish_run_report(source, summary, extra_markdown=f"Watermark {note}.")
+    if fetched.failures:
+        sample = ", ".join(f"{fid} ({reason})" for fid, reason, _ in fetched.failures[:5])
+        raise FailuresRecorded(f"{source}: {len(fetched.failures)} record(s) could not be mapped: {sample}")
     return summary
+
+
+def _is_scoped(filters: dict[str, Any]) -> bool:
+    """A run narrowed to some scopes (a non-empty list filter such as ``projects``) covers only those."""
+    return any(isinstance(value, list | tuple | set) and value for value in filters.values())
+
+
+def _flow_run_name() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.name or None
 
 
 def _plan(
     state: SourceState, params: RunParams, filters: dict[str, Any], now: datetime, overlap: timedelta
 ) -> tuple[datetime, datetime, str]:
-    """The run's window; a resumed run reuses the crashed run's exact window so its partitions hit the cache."""
+    """The run's window; a resumed run reuses the crashed run's exact window and run key, so its partitions hit
+    the cache. Any other run gets a new run key: it fetches everything in its window again."""
     key = json.dumps({**params.model_dump(mode="json", exclude={"resume"}), **filters}, sort_keys=True)
     pending = state.pending
     # Only a recent crash is resumed: an old pending window would hold a scheduled sync back in the past.
@@ -178,39 +274,49 @@ def _plan(
 
 
 def _fetch_to_spool(
-    settings: Settings, source: str, partitions: list[Partition], params: RunParams
-) -> tuple[Path, int, list[dict[str, str]], datetime | None, datetime | None]:
+    settings: Settings, source: str, partitions: list[Partition], params: RunParams, run_key: str
+) -> _Fetched:
     """Fetch every partition (bounded concurrency) and stream the documents, in partition order, to a spool file."""
     fetch = fetch_partition.with_options(result_storage=result_storage(settings), refresh_cache=not params.resume)
-    futures: list[PrefectFuture[dict[str, Any]]] = [fetch.submit(source, p.model_dump(mode="json")) for p in partitions]
+    version = fetch_code_version()
+    futures: list[PrefectFuture[dict[str, Any]]] = [
+        fetch.submit(source, p.model_dump(mode="json"), run_key, version) for p in partitions
+    ]
     progress = ProgressArtifact(source, "fetch", len(partitions))
     fd, name = tempfile.mkstemp(prefix=f"{source}-", suffix=".jsonl", dir=_spool_dir(settings))
     os.close(fd)
-    spool = Path(name)
-    count, failures = 0, []
-    newest: datetime | None = None
-    oldest: datetime | None = None
+    fetched = _Fetched(spool=Path(name))
     try:
-        with spool.open("w", encoding="utf-8") as out:
+        with fetched.spool.open("w", encoding="utf-8") as out:
             # Resolve every future, in order: an unresolved failed future would let the flow "complete".
-            for done, future in enumerate(futures, start=1):
+            for done, (partition, future) in enumerate(zip(partitions, futures, strict=True), start=1):
                 result = future.result()
                 for raw in result["documents"]:
                     doc = Document.model_validate(raw)
-                    newest = max(filter(None, [newest, doc.updated_at]))
-                    oldest = min(filter(None, [oldest, doc.updated_at]))
+                    fetched.newest = max(filter(None, [fetched.newest, doc.updated_at]))
+                    fetched.oldest = min(filter(None, [fetched.oldest, doc.updated_at]))
+                    fetched.doc_ids.add(doc.id)
+                    fetched.withheld += _withheld(doc)
                     out.write(doc.model_dump_json() + "\n")
-                    count += 1
-                failures.extend(result["failures"])
+                    fetched.documents += 1
+                for raw in result["failures"]:
+                    failure = FetchFailure.model_validate(raw)
+                    fetched.failures.append((failure.id, failure.reason, failure.updated_at or partition.start))
                 progress.update(done)
                 notify_progress(f"{source}: fetching partitions", done, len(futures))
     except BaseException:
         for future in futures:
             future.wait()  # let in-flight partitions finish and cache, so the rerun skips them
-        spool.unlink(missing_ok=True)
+        fetched.spool.unlink(missing_ok=True)
         raise
     progress.complete()
-    return spool, count, failures, newest, oldest
+    return fetched
+
+
+def _sweep_spool(settings: Settings, source: str) -> None:
+    """Remove spool files a killed run of ``source`` left behind (only called while holding its lease)."""
+    for leftover in _spool_dir(settings).glob(f"{source}-*.jsonl"):
+        leftover.unlink(missing_ok=True)
 
 
 def _spool_dir(settings: Settings) -> Path:

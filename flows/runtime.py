@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from prefect.blocks.core import Block
 
+from backfill.lease import LeaseStore, LocalLeaseStore, S3LeaseStore
 from backfill.settings import Settings
 from backfill.state import LocalStateBackend, SourceState, StateBackend
 
 __all__ = ["BlockStateBackend", "result_storage", "state_backend"]
+
+STATE_FOLDER = "backfill-state"
+INDEX_KEY = f"{STATE_FOLDER}/_index.json"
 
 
 def result_storage(settings: Settings) -> Path | str:
@@ -29,25 +34,23 @@ def result_storage(settings: Settings) -> Path | str:
 
 
 class BlockStateBackend:
-    """Source state as JSON files in a saved Prefect filesystem block (S3 bucket, or any WritableFileSystem)."""
+    """Source state as JSON files in a saved Prefect filesystem block (S3 bucket, or any WritableFileSystem).
+
+    The lease (one run per source) needs an atomic create-if-absent: an S3 bucket gives it through conditional
+    writes, a local filesystem block through ``flock``; other block types are refused with the reason.
+    """
 
     def __init__(self, slug: str) -> None:
+        self.slug = slug
         self.block = Block.load(slug)
 
     @staticmethod
     def _key(source: str) -> str:
-        return f"backfill-state/{source}.json"
+        return f"{STATE_FOLDER}/{source}.json"
 
     def load(self, source: str) -> SourceState:
-        try:
-            raw = self.block.read_path(self._key(source))
-        except (FileNotFoundError, ValueError, OSError):
-            return SourceState(source=source)
-        except Exception as exc:  # botocore's NoSuchKey/ClientError: absent state is a first run
-            if "NoSuchKey" in type(exc).__name__ or "404" in str(exc) or "Not Found" in str(exc):
-                return SourceState(source=source)
-            raise
-        return SourceState.model_validate_json(raw)
+        raw = self._read(self._key(source))
+        return SourceState(source=source) if raw is None else SourceState.model_validate_json(raw)
 
     def save(self, state: SourceState) -> None:
         self.block.write_path(self._key(state.source), state.model_dump_json(indent=2).encode())
@@ -55,16 +58,41 @@ class BlockStateBackend:
             self.register(state.source)
 
     def sources(self) -> list[str]:
-        index_key = "backfill-state/_index.json"
-        try:
-            return sorted(json.loads(self.block.read_path(index_key)))
-        except Exception:
-            return []
+        # A failed listing must raise: returning [] here would let ``register`` rewrite the index with one source.
+        raw = self._read(INDEX_KEY)
+        return [] if raw is None else sorted(json.loads(raw))
 
     def register(self, source: str) -> None:
         """Keep a small index of known sources (object stores have no cheap, uniform listing via blocks)."""
         known = set(self.sources()) | {source}
-        self.block.write_path("backfill-state/_index.json", json.dumps(sorted(known)).encode())
+        self.block.write_path(INDEX_KEY, json.dumps(sorted(known)).encode())
+
+    def lease_store(self, source: str) -> LeaseStore:
+        block: Any = self.block
+        if hasattr(block, "bucket_name") and hasattr(block, "credentials"):
+            key = block._resolve_path(f"{STATE_FOLDER}/{source}.lease")
+            return S3LeaseStore(block.credentials.get_client("s3"), block.bucket_name, key)
+        basepath = getattr(block, "basepath", None)
+        if isinstance(basepath, str) and "://" not in basepath:
+            return LocalLeaseStore(Path(basepath) / STATE_FOLDER, source)
+        raise TypeError(
+            f"BACKFILL_RESULTS_BLOCK {self.slug!r} is a {type(block).__name__}: the one-run-per-source lease needs "
+            "an S3 bucket block (conditional writes) or a local filesystem block"
+        )
+
+    def _read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist; any other error (auth, network) raises."""
+        try:
+            return bytes(self.block.read_path(key))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # botocore's NoSuchKey/ClientError 404: absent
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in {"NoSuchKey", "404"} or "NoSuchKey" in type(exc).__name__:
+                return None
+            if isinstance(exc, ValueError) and "not exist" in str(exc).lower():
+                return None
+            raise
 
 
 def state_backend(settings: Settings) -> StateBackend:

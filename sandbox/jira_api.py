@@ -259,7 +259,8 @@ class _Jira:
             body = await _json_object(request)
             if body is None or not isinstance(body.get("body"), dict):
                 return _error(400, "Comment body can not be empty!")
-            _, comment = self.state.comment(stub.key, body["body"])
+            visibility = body.get("visibility") if isinstance(body.get("visibility"), dict) else None
+            _, comment = self.state.comment(stub.key, body["body"], visibility=visibility)
             return JSONResponse(self.state.render_comment(stub, comment, base), status_code=201)
         q = request.query_params
         try:
@@ -305,13 +306,21 @@ class _Jira:
         if action == "add_issue":
             return _changed(state.add(body.get("project"), int(body.get("n", 1))), state)
         if action == "comment":
-            stub, comment = state.comment(str(body["key"]), body.get("body"))
+            stub, comment = state.comment(
+                str(body["key"]),
+                body.get("body"),
+                visibility=body.get("visibility"),
+                jsd_public=bool(body.get("jsdPublic", True)),
+            )
             return {
                 "key": stub.key,
                 "id": str(stub.id),
                 "comment_id": comment["id"],
                 "updated": jira_time(comment["created"], ZoneInfo("UTC")),
             }
+        if action == "set_security":
+            stub = state.set_security(str(body["key"]), body.get("level"))
+            return {"key": stub.key, "id": str(stub.id), "level": body.get("level")}
         if action == "delete_issue":
             stub = state.delete(body.get("key"))
             return {"key": stub.key, "id": str(stub.id)}

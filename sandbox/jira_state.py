@@ -34,6 +34,7 @@ ALL_FIELDS = (
     "labels",
     "comment",
     "resolution",
+    "security",
 )
 EMBEDDED_COMMENTS = 100  # search/bulkfetch embed at most this many comments; the rest only via /comment
 SITE = "https://sandbox.atlassian.net"
@@ -56,6 +57,7 @@ class _Overlay:
     added: list[corpus.IssueStub] = field(default_factory=list)
     deleted: set[int] = field(default_factory=set)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # issue id -> added comments
+    security: dict[int, str] = field(default_factory=dict)  # issue id -> security level name
     mutations: int = 0
 
 
@@ -146,7 +148,10 @@ class JiraState:
             self.overlay.mutations += 1
             return made
 
-    def comment(self, key: str, body: Any | None = None) -> tuple[corpus.IssueStub, dict[str, Any]]:
+    def comment(
+        self, key: str, body: Any | None = None, *, visibility: dict[str, Any] | None = None, jsd_public: bool = True
+    ) -> tuple[corpus.IssueStub, dict[str, Any]]:
+        """Add a comment; ``visibility`` limits it to a role/group; ``jsd_public=False``: a JSM internal note."""
         with self.lock:
             stub = self.find(key)
             if stub is None:
@@ -159,10 +164,25 @@ class JiraState:
                 "author": 0,
                 "body": body or adf_paragraphs(rng, self.people()),
                 "created": _ms(self.clock.now()),
+                "visibility": visibility,
+                "jsdPublic": jsd_public,
             }
             added.append(comment)
             self._touch(stub)
             return stub, comment
+
+    def set_security(self, key: str, level: str | None) -> corpus.IssueStub:
+        """Put the issue under the security level ``level`` (a name), or none."""
+        with self.lock:
+            stub = self.find(key)
+            if stub is None:
+                raise KeyError(f"no issue {key}")
+            if level:
+                self.overlay.security[stub.id] = level
+            else:
+                self.overlay.security.pop(stub.id, None)
+            self._touch(stub)
+            return stub
 
     def delete(self, key: str | None) -> corpus.IssueStub:
         with self.lock:
@@ -215,7 +235,7 @@ class JiraState:
     def render_comment(self, stub: corpus.IssueStub, c: dict[str, Any], base: str) -> dict[str, Any]:
         author = self.user(c["author"], base)
         stamp = jira_time(c["created"], self.tz)
-        return {
+        out = {
             "self": f"{base}/rest/api/3/issue/{stub.id}/comment/{c['id']}",
             "id": c["id"],
             "author": author,
@@ -223,8 +243,11 @@ class JiraState:
             "updateAuthor": author,
             "created": stamp,
             "updated": stamp,
-            "jsdPublic": True,
+            "jsdPublic": c.get("jsdPublic", True),
         }
+        if c.get("visibility"):
+            out["visibility"] = c["visibility"]
+        return out
 
     def render_issue(self, stub: corpus.IssueStub, wanted: list[str], base: str) -> dict[str, Any]:
         """One ``IssueBean``; ``wanted`` is the resolved field list (``id`` alone gives ``{"id"}``)."""
@@ -277,6 +300,12 @@ class JiraState:
             return jira_time(stub.created if name == "created" else stub.updated, tz)
         if name == "project":
             return self.project_ref(stub.project, base)
+        if name == "security":
+            level = self.overlay.security.get(stub.id)
+            if level is None:
+                return None
+            ident = str(10000 + sum(map(ord, level)) % 1000)
+            return {"self": f"{base}/rest/api/3/securitylevel/{ident}", "id": ident, "name": level, "description": ""}
         if name == "comment":
             comments = self.comments(stub)
             shown = [self.render_comment(stub, c, base) for c in comments[:EMBEDDED_COMMENTS]]

@@ -115,6 +115,7 @@ class _Tempo:
         with self.lock:
             self.edited: dict[int, corpus.Worklog] = {}
             self.added: list[corpus.Worklog] = []
+            self.broken: set[int] = set()  # worklogs rendered with an unreadable timeSpentSeconds
             self.auth_fail = False
 
     def all_worklogs(self) -> list[corpus.Worklog]:
@@ -186,6 +187,9 @@ class _Tempo:
         if offset > 0:
             metadata["previous"] = _with_paging(request, max(0, offset - limit), limit)
         results = [self._render(w, base) for w in page]
+        for row in results:
+            if row["tempoWorklogId"] in self.broken:
+                row["timeSpentSeconds"] = "n/a"  # a record a client cannot map, with its other fields intact
         return JSONResponse({"self": str(request.url), "metadata": metadata, "results": results})
 
     @staticmethod
@@ -220,6 +224,11 @@ class _Tempo:
             return self._backdate_edit(body.get("id"), now)
         if action == "add_worklog":
             return self._add(body.get("issue_id"), now)
+        if action == "break_worklog":
+            # {"id": n, "broken": true|false}: one record turns unmappable (or is repaired) without being edited
+            with self.lock:
+                (self.broken.add if body.get("broken", True) else self.broken.discard)(int(body["id"]))
+            return {"broken": sorted(self.broken)}
         if action == "auth":
             self.auth_fail = bool(body.get("fail", True))
             return {"fail": self.auth_fail}

@@ -125,3 +125,28 @@ def test_status_json_and_exit_code_follow_the_clock(tmp_path: Path) -> None:
     table = runner.invoke(_status_app(), [], env={**env, "BACKFILL_NOW": later})
     assert table.exit_code == 1
     assert "Current Data Coverage" in table.stdout and "jira: last success 31.0h ago" in table.stdout
+
+
+def test_status_shows_the_watermark_and_why_it_held(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    backend = LocalStateBackend(tmp_path)
+    state = _state("jira", NOW - timedelta(hours=1), latest=NOW - timedelta(hours=2))
+    state.watermark = NOW - timedelta(days=3)
+    state.watermark_note = "held: the run was filtered to some scopes; the others were not read"
+    backend.save(state)
+    env: dict[str, str | None] = {
+        "BACKFILL_HOME": str(tmp_path),
+        "BACKFILL_RESULTS_BLOCK": None,
+        "BACKFILL_SOURCES": "jira",
+        "BACKFILL_NOW": NOW.isoformat(),
+    }
+    runner = CliRunner()
+    payload = json.loads(runner.invoke(_status_app(), ["--json"], env=env).stdout)
+    [row] = payload["sources"]
+    assert row["watermark"] == (NOW - timedelta(days=3)).isoformat().replace("+00:00", "Z")
+    assert row["watermark_note"].startswith("held: the run was filtered")
+    table = runner.invoke(_status_app(), [], env={**env, "COLUMNS": "250"})
+    assert "watermark" in table.stdout and "jira: watermark held: the run was filtered" in table.stdout

@@ -79,7 +79,10 @@ def test_issue_maps_to_a_document() -> None:
         "created": "2025-03-01T09:15:22.123+0000",
         "updated": "2025-03-04T17:02:10.456+0000",
         "comment_count": 1,
+        "restricted_comments": 0,
+        "security_level": "none",
     }
+    assert doc.acl == ["jira:project:ENG"]
 
 
 def test_issue_with_nulls_maps_and_drops_empty_metadata() -> None:
@@ -123,7 +126,8 @@ def _jira_api(request: httpx.Request) -> httpx.Response:
         good = copy.deepcopy(ISSUE)
         good["fields"]["comment"] = {**good["fields"]["comment"], "total": 3}  # embedded list is short
         no_comments: dict[str, Any] = {"comments": [], "total": 0}
-        broken = {"id": "10043", "key": "ENG-43", "fields": {"summary": "no dates", "comment": no_comments}}
+        broken_fields = {"summary": "no dates", "comment": no_comments, "project": {"key": "ENG"}}
+        broken = {"id": "10043", "key": "ENG-43", "fields": broken_fields}
         gone = copy.deepcopy(ISSUE) | {"id": "10044", "key": "ENG-44"}
         gone["fields"]["comment"] = {"comments": [], "total": 5}
         return httpx.Response(200, json={"issues": [good, broken, gone], "isLast": True})
