@@ -4,6 +4,10 @@ It owns what connectors must not re-implement: timeouts, a per-API token-bucket 
 (tenacity) on 429/5xx/connection errors honouring ``Retry-After`` and vendor reset headers, the one error
 classifier (connectors/errors.py), JSON validation, secret redaction, and the only loop over pages
 (``ApiClient.paginate``).
+
+A wait a server states (429, quota 403, 5xx with ``Retry-After``) becomes the API's cool-down, shared by every
+client and thread of the process (``connectors/ratelimit.py``): nobody sends to that API before it ends. The
+retry policy and each request's wait budget live in ``connectors/retries.py``.
 """
 
 from __future__ import annotations
@@ -11,15 +15,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, wait_random_exponential
 
+from backfill.settings import Settings, load_settings
 from connectors.auth import BasicAuth, BearerAuth, HeaderAuth, SecretAuth
 from connectors.errors import (
     AuthError,
@@ -41,10 +44,11 @@ from connectors.paginators import (
     Paginator,
     SinglePagePaginator,
 )
-from connectors.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
+from connectors.ratelimit import CooldownTooLong, RateLimiter, retry_after_seconds, shared_limiter
+from connectors.retries import CallRetry, RetryPolicy
 
-# Auth classes, the limiter and the paginators live in their own modules (file size); they are re-exported
-# here because this module is the HTTP layer's front door.
+# Auth classes, the limiter, the retry policy and the paginators live in their own modules (file size); they are
+# re-exported here because this module is the HTTP layer's front door.
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ApiClient",
@@ -70,20 +74,6 @@ USER_AGENT = "backfill/0.1 (+https://github.com/backfill)"
 DEFAULT_MAX_PAGES = 10_000
 _EXCERPT_CHARS = 200
 _DISPLAY = {"github": "GitHub", "openai": "OpenAI", "jira": "Jira", "tempo": "Tempo", "notion": "Notion"}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry transient failures. ``sleep`` is a seam: tests record waits instead of sleeping."""
-
-    max_attempts: int = 6
-    # An HTML page or a truncated body under HTTP 200 is usually a proxy or maintenance blip: retry it a little,
-    # then fail with the excerpt. (Other 4xx are never retried.)
-    malformed_attempts: int = 3
-    max_total_wait_s: float = 180.0  # a Retry-After beyond what is left of this budget fails now, not later
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,26 +171,31 @@ class ApiClient:
         endpoint = endpoint_label or f"{method.upper()} {path.split('?', 1)[0]}"
         where = {"source": self.api, "endpoint": endpoint, "partition": _partition_key(partition)}
         self._check_same_origin(path, where)
-        retrying = Retrying(
-            retry=self._is_retriable,
-            stop=self._should_stop,
-            wait=self._wait_for,
-            sleep=self._retry.sleep,
-            retry_error_callback=self._give_up,
-        )
-        for attempt in retrying:
+        retry = CallRetry(self._retry, self._limiter)
+        for attempt in retry.retrying():
             with attempt:
-                response = self._send_once(method, path, where, allow, kwargs)
+                response = self._send_once(method, path, where, allow, kwargs, retry)
                 if expect is None or (response.status_code in allow and not response.is_success):
                     return response, None
                 return response, self.parse_json(response, expect=expect, endpoint=endpoint, partition=partition)
         raise AssertionError("unreachable: tenacity either returns, raises or calls _give_up")
 
     def _send_once(
-        self, method: str, path: str, where: dict[str, Any], allow: Collection[int], kwargs: dict[str, Any]
+        self,
+        method: str,
+        path: str,
+        where: dict[str, Any],
+        allow: Collection[int],
+        kwargs: dict[str, Any],
+        retry: CallRetry,
     ) -> httpx.Response:
         if self._limiter is not None:
-            self._limiter.acquire()
+            try:
+                retry.spent += self._limiter.acquire(max_wait_s=retry.budget_left())
+            except CooldownTooLong as exc:  # another request was told to wait longer than we may: fail now
+                msg = f"{self.display} {where['endpoint']}: rate limited, {self.display} is cooling down"
+                wait = exc.remaining
+                raise RateLimitedError(f"{msg} for another {wait:.0f} s", retry_after=wait, **where) from None
         with _REQUESTS_LOCK:
             _REQUESTS[f"{self.api} {where['endpoint']}"] += 1
         try:
@@ -211,13 +206,10 @@ class ApiClient:
             ) from None
         if response.is_success or response.status_code in allow:
             return response
-        raise self._classify(response, where)
-
-    def _is_retriable(self, state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransientError):
-            return True
-        return isinstance(exc, MalformedResponseError) and not isinstance(exc, RejectedRequestError)
+        error = self._classify(response, where)
+        if isinstance(error, TransientError) and error.retry_after and self._limiter is not None:
+            self._limiter.cooldown.hold(error.retry_after)  # every thread waits, not only this request
+        raise error
 
     def _classify(self, response: httpx.Response, where: dict[str, Any]) -> ConnectorError:
         """The one status classifier: 429/5xx → retry; 401/403 → auth; any other 4xx → rejected."""
@@ -238,30 +230,6 @@ class ApiClient:
             return AuthError(self.redact(msg), **where)
         msg = f"{label}: HTTP {status}{part}: {self._excerpt(response)}"
         return RejectedRequestError(self.redact(msg), status_code=status, **where)
-
-    def _should_stop(self, state: RetryCallState) -> bool:
-        if state.attempt_number >= self._retry.max_attempts:
-            return True
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, MalformedResponseError) and state.attempt_number >= self._retry.malformed_attempts:
-            return True
-        wanted = getattr(exc, "retry_after", None) or 0.0
-        return state.idle_for + wanted > self._retry.max_total_wait_s
-
-    def _wait_for(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        wanted = getattr(exc, "retry_after", None)
-        if wanted is not None:
-            return max(0.0, wanted)
-        backoff = wait_random_exponential(multiplier=self._retry.backoff_base_s, max=self._retry.backoff_max_s)
-        return backoff(state)
-
-    @staticmethod
-    def _give_up(state: RetryCallState) -> Any:
-        exc = state.outcome.exception() if state.outcome else None
-        assert isinstance(exc, ConnectorError)
-        exc.args = (f"{exc.args[0]} (gave up after {state.attempt_number} attempts)",)
-        raise exc
 
     def _check_same_origin(self, path: str, where: dict[str, Any]) -> None:
         # A next link to another host would carry our credentials there: refuse rather than leak a token.
@@ -373,12 +341,18 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     extra_secrets: Collection[str] = (),
+    settings: Settings | None = None,
+    limiter: RateLimiter | None = None,
 ) -> ApiClient:
     """Build the client for one API: base URL, pinned headers, explicit timeouts, user agent, auth, limiter.
 
     ``transport`` is the test seam (``httpx.MockTransport`` for unit tests; a recording wrapper around
     ``httpx.HTTPTransport`` against the sandbox). ``rate_per_s`` sizes a token bucket shared by every
-    client of the same ``api`` in this process.
+    client of the same ``api`` in this process; every client of ``api`` shares its cool-down whatever the
+    rate. ``limiter`` replaces that shared limiter (a test seam: one with a fake clock).
+
+    Without ``retry``, the policy comes from ``BACKFILL_HTTP_MAX_ATTEMPTS`` / ``BACKFILL_HTTP_MAX_WAIT_S``:
+    of ``settings`` when given, else read from the environment (``load_settings``).
     """
     http = httpx.Client(
         base_url=base_url.rstrip("/") + "/",
@@ -390,5 +364,6 @@ def make_client(
     )
     # Our auth classes name their secrets for the redactor; any other httpx.Auth relies on ``extra_secrets``.
     secrets = [*(auth.secret_values() if isinstance(auth, SecretAuth) else ()), *extra_secrets]
-    limiter = shared_limiter(api, rate_per_s) if rate_per_s else None
-    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry or RetryPolicy(), redactor=Redactor(secrets))
+    limiter = limiter or shared_limiter(api, rate_per_s)
+    retry = retry or RetryPolicy.from_settings(settings or load_settings())
+    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry, redactor=Redactor(secrets))

@@ -40,9 +40,9 @@ class BlockStateBackend:
     writes, a local filesystem block through ``flock``; other block types are refused with the reason.
     """
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, block: Block | None = None) -> None:
         self.slug = slug
-        self.block = Block.load(slug)
+        self.block = block if block is not None else Block.load(slug)
 
     @staticmethod
     def _key(source: str) -> str:

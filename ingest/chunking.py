@@ -1,9 +1,11 @@
 """Token-aware chunking (cl100k_base) that never drops text.
 
 Each chunk is ``title prefix + overlap + new text``. The new texts of a document's chunks, joined in order,
-are exactly the document's text: splitting happens on paragraph, then sentence, then word boundaries, and only
-falls back to a hard token split for a run of text with no boundary at all. Every chunk, prefix and overlap
-included, fits ``max_tokens`` — the embedder's limit — so nothing is silently truncated downstream.
+are exactly the document's text once normalised (``normalise_text``: long whitespace runs collapsed, broken
+characters cleaned; ordinary text is left as it is): splitting happens on paragraph, then sentence, then word
+boundaries, and only falls back to a hard split for a run of text with no boundary at all. Every chunk, prefix
+and overlap included, fits ``max_tokens`` — the embedder's limit — and ``max_bytes`` of stored JSON — so its
+metadata fits the store's limit — so nothing is silently truncated or rejected downstream.
 """
 
 from __future__ import annotations
@@ -16,10 +18,27 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.document import Document, chunk_id
+import orjson
+
+from ingest.document import Document, chunk_id, clean_text
 from ingest.tokens import count_tokens, encoder, token_ids
 
-__all__ = ["Chunk", "chunk_document", "chunk_text", "content_hash"]
+__all__ = [
+    "MAX_CHUNK_BYTES",
+    "Chunk",
+    "chunk_document",
+    "chunk_text",
+    "content_hash",
+    "normalise_text",
+    "stored_size",
+]
+
+# Bytes of a chunk's text as stored (JSON-escaped, see stored_size). With the other required metadata fields
+# (ids, hashes, numbers: under 3 KB at their largest, see ingest/metadata.py) it stays under Pinecone's
+# 40,960-byte metadata limit whatever the text: cl100k tokens reach 128 bytes each (runs of spaces, "////…"
+# rulers), so a token bound alone allowed 64 KB chunks. Ordinary text never gets near it (512 tokens ≈ 2 KB).
+MAX_CHUNK_BYTES = 32_768
+LONG_WHITESPACE = 64  # a whitespace run longer than this (never indentation or a few blank lines) collapses
 
 OVERLAP_SHARE = 0.10  # of max_tokens, carried from the end of the previous chunk
 TITLE_SHARE = 0.125  # at most this share of max_tokens is spent on the carried title
@@ -35,6 +54,13 @@ ANCHOR_CHARS = 48  # anchors hash a piece's start, so an edit later in a paragra
 _PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCES = re.compile(r"[.!?;:][\"')\]]*\s+|\n\s*")
 _WORDS = re.compile(r"\s+")
+_LONG_RUN = re.compile(rf"\s{{{LONG_WHITESPACE + 1},}}")
+# Any L consecutive characters hold L // k positions that are multiples of k, consecutive in ``text[::k]``: a
+# text whose every k-th character shows no such run has no long run at all (nearly every text; an eighth of
+# the scan).
+_STRIDE = 8
+_SAMPLED_RUN = re.compile(rf"\s{{{(LONG_WHITESPACE + 1) // _STRIDE}}}")
+_MIN_BODY_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,37 +103,72 @@ def content_hash(text: str, embedding_model: str) -> str:
     return hashlib.sha256(f"{embedding_model}\x00{text}".encode()).hexdigest()
 
 
-def chunk_document(doc: Document, max_tokens: int, embedding_model: str) -> list[Chunk]:
-    """Split ``doc`` into chunks of at most ``max_tokens`` cl100k tokens each (title prefix included)."""
-    return chunk_text(doc.id, doc.title, doc.text, max_tokens, embedding_model)
+def stored_size(text: str) -> int:
+    """Bytes ``text`` takes as a JSON string value in metadata (UTF-8, escapes counted, quotes not).
+
+    At least its UTF-8 size; additive over concatenation, since every character is escaped on its own.
+    """
+    return len(orjson.dumps(text)) - 2
 
 
-def chunk_text(doc_id: str, title: str, text: str, max_tokens: int, embedding_model: str) -> list[Chunk]:
+def normalise_text(text: str) -> str:
+    """``text`` as chunking sees it: cleaned (``clean_text``), and every whitespace run longer than
+    ``LONG_WHITESPACE`` characters collapsed to two line breaks (it held two or more), one line break (it held
+    one) or one space. Deterministic and idempotent; text without such runs is returned unchanged."""
+    text = clean_text(text)
+    if len(text) <= LONG_WHITESPACE or not _SAMPLED_RUN.search(text[::_STRIDE]):
+        return text
+    return _LONG_RUN.sub(_collapse, text)
+
+
+def _collapse(match: re.Match[str]) -> str:
+    breaks = match.group().count("\n")
+    return "\n\n" if breaks >= 2 else "\n" if breaks else " "
+
+
+def chunk_document(
+    doc: Document, max_tokens: int, embedding_model: str, max_bytes: int = MAX_CHUNK_BYTES
+) -> list[Chunk]:
+    """Split ``doc`` into chunks of at most ``max_tokens`` cl100k tokens and ``max_bytes`` stored bytes each
+    (title prefix included)."""
+    return chunk_text(doc.id, doc.title, doc.text, max_tokens, embedding_model, max_bytes)
+
+
+def chunk_text(
+    doc_id: str, title: str, text: str, max_tokens: int, embedding_model: str, max_bytes: int = MAX_CHUNK_BYTES
+) -> list[Chunk]:
     """``chunk_document`` on the three fields it reads (cheap to send to a worker process)."""
-    prefix = _title_prefix(title, max_tokens)
+    prefix = _title_prefix(title, max_tokens, max_bytes)
     prefix_ids = token_ids(prefix)
     overlap_tokens = int(max_tokens * OVERLAP_SHARE)
     # Small safety margin: tokens of a concatenation can exceed the sum of its parts' tokens by one at a seam.
     body_budget = max_tokens - len(prefix_ids) - overlap_tokens - 4
     if body_budget < _MIN_BODY_TOKENS:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text after the title and overlap")
+    # Bytes are exact (additive): no seam margin, and a chunk whose overlap would overflow drops it.
+    body_bytes = max_bytes - stored_size(prefix) - int(max_bytes * OVERLAP_SHARE)
+    if body_bytes < _MIN_BODY_BYTES:
+        raise ValueError(f"max_bytes={max_bytes} leaves no room for text after the title and overlap")
 
+    text = normalise_text(text)
     if not text.strip():
         # Never hand the embedder an empty string: the title (or the id) stands for an empty document.
-        only = prefix.strip() or doc_id
+        only = _head_bytes(prefix.strip() or doc_id, max_bytes)
         return [_make_chunk(doc_id, 0, 1, only, len(only), embedding_model, token_ids(only))]
 
     hard_limit = max_tokens - len(prefix_ids) - overlap_tokens
-    bodies = _pack(_pieces(text, body_budget), body_budget, hard_limit)
+    bodies = _pack(_pieces(text, body_budget, body_bytes), body_budget, hard_limit, body_bytes)
     chunks = []
     for index, (body, body_ids) in enumerate(bodies):
         overlap, tail_ids = _tail(bodies[index - 1][0], overlap_tokens) if index else ("", [])
         chunk = prefix + overlap + body
         ids = _joined_ids([(prefix, prefix_ids), (overlap, tail_ids), (body, body_ids)])
-        if len(ids) > max_tokens:  # a tokenisation seam cost a token or two: drop the overlap
+        if len(ids) > max_tokens or (overlap and stored_size(chunk) > max_bytes):
+            # A tokenisation seam cost a token or two, or the overlap is byte-heavy: drop the overlap.
             overlap, chunk = "", prefix + body
             ids = _joined_ids([(prefix, prefix_ids), (body, body_ids)])
         assert len(ids) <= max_tokens, f"chunk {index} of {doc_id} exceeds {max_tokens} tokens"
+        assert stored_size(chunk) <= max_bytes, f"chunk {index} of {doc_id} exceeds {max_bytes} bytes"
         chunks.append(_make_chunk(doc_id, index, len(bodies), chunk, len(prefix) + len(overlap), embedding_model, ids))
     return chunks
 
@@ -145,36 +206,41 @@ def _make_chunk(doc_id: str, index: int, count: int, text: str, body_start: int,
     )
 
 
-def _title_prefix(title: str, max_tokens: int) -> str:
-    """``"Title\\n\\n"``, with the title cut to bounded tokens so a huge title cannot eat the chunk."""
-    title = " ".join(title.split())
+def _title_prefix(title: str, max_tokens: int, max_bytes: int) -> str:
+    """``"Title\\n\\n"``, with the title cut to bounded tokens and bytes so a huge title cannot eat the chunk."""
+    title = " ".join(clean_text(title).split())
     if not title:
         return ""
     limit = max(4, int(max_tokens * TITLE_SHARE))
     if count_tokens(title) > limit:
         title = _head(title, limit - 1).rstrip() + "…"
+    byte_limit = int(max_bytes * TITLE_SHARE)
+    if stored_size(title) > byte_limit:
+        title = _head_bytes(title, byte_limit - stored_size("…")).rstrip() + "…"
     return f"{title}\n\n"
 
 
-def _pieces(text: str, budget: int) -> list[tuple[str, list[int]]]:
-    """Split ``text`` into (piece, token ids) of ≤ ``budget`` tokens on the coarsest boundaries that work.
+def _pieces(text: str, budget: int, byte_budget: int) -> list[tuple[str, list[int]]]:
+    """Split ``text`` into (piece, token ids) of ≤ ``budget`` tokens and ≤ ``byte_budget`` stored bytes, on the
+    coarsest boundaries that work.
 
-    Each piece is tokenised once, here; packing and the chunks reuse the ids.
+    Each piece is tokenised once, here; packing and the chunks reuse the ids. (A piece over the byte budget is
+    split further without being tokenised.)
     """
     pieces: list[tuple[str, list[int]]] = []
     for paragraph in _split(_PARAGRAPHS, text):
-        if len(ids := token_ids(paragraph)) <= budget:
+        if stored_size(paragraph) <= byte_budget and len(ids := token_ids(paragraph)) <= budget:
             pieces.append((paragraph, ids))
             continue
         for sentence in _split(_SENTENCES, paragraph):
-            if len(ids := token_ids(sentence)) <= budget:
+            if stored_size(sentence) <= byte_budget and len(ids := token_ids(sentence)) <= budget:
                 pieces.append((sentence, ids))
                 continue
             for word in _split(_WORDS, sentence):
-                if len(ids := token_ids(word)) <= budget:
+                if stored_size(word) <= byte_budget and len(ids := token_ids(word)) <= budget:
                     pieces.append((word, ids))
                 else:
-                    pieces.extend((part, token_ids(part)) for part in _hard_split(word, budget))
+                    pieces.extend((part, token_ids(part)) for part in _hard_split(word, budget, byte_budget))
     return pieces
 
 
@@ -190,16 +256,34 @@ def _split(separator: re.Pattern[str], text: str) -> list[str]:
     return pieces
 
 
-def _hard_split(text: str, budget: int) -> list[str]:
-    """Cut a run with no boundary (a long URL, base64, a CJK paragraph) at token positions."""
+def _hard_split(text: str, budget: int, byte_budget: int) -> list[str]:
+    """Cut a run with no boundary (a long URL, base64, a CJK paragraph) at token positions, within the bytes.
+
+    Only the run's first ``byte_budget`` bytes are tokenised for each part, never the whole rest of the run.
+    """
     parts = []
     while text:
-        head = _head(text, budget)
+        head = _head(_head_bytes(text, byte_budget), budget)
         if not head:  # a single character worth more than the budget cannot happen for budget ≥ 4
             head = text[0]
         parts.append(head)
         text = text[len(head) :]
     return parts
+
+
+def _head_bytes(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose ``stored_size`` is at most ``max_bytes`` (whole characters)."""
+    # A character stores as 1 to 6 bytes: the cut lies within the first max_bytes characters.
+    if len(text) * 6 <= max_bytes or stored_size(text) <= max_bytes:
+        return text
+    low, high = 0, min(len(text), max_bytes)
+    while low < high:  # the largest fitting length: sizes grow with the length
+        middle = (low + high + 1) // 2
+        if stored_size(text[:middle]) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
 def _head(text: str, tokens: int) -> str:
@@ -259,8 +343,11 @@ def _end_window(text: str, tokens: int) -> tuple[str, list[int]]:
         chars *= 2
 
 
-def _pack(pieces: list[tuple[str, list[int]]], budget: int, hard_limit: int) -> list[tuple[str, list[int]]]:
-    """Join consecutive pieces into bodies of ≤ ``budget`` tokens, cutting at content-defined anchors.
+def _pack(
+    pieces: list[tuple[str, list[int]]], budget: int, hard_limit: int, byte_budget: int
+) -> list[tuple[str, list[int]]]:
+    """Join consecutive pieces into bodies of ≤ ``budget`` tokens and ≤ ``byte_budget`` stored bytes, cutting at
+    content-defined anchors.
 
     Greedy packing from the start would shift every later boundary when one paragraph grows, re-embedding the
     rest of the document (chunk ids are positional). Instead a body ends after the first *anchor* piece (a hash
@@ -272,16 +359,18 @@ def _pack(pieces: list[tuple[str, list[int]]], budget: int, hard_limit: int) -> 
     """
     bodies: list[list[tuple[str, list[int]]]] = []
     current: list[tuple[str, list[int]]] = []
-    current_tokens = 0
+    current_tokens = current_bytes = 0
     for piece, ids in pieces:
-        if current and current_tokens + len(ids) > budget:
+        size = stored_size(piece)
+        if current and (current_tokens + len(ids) > budget or current_bytes + size > byte_budget):
             bodies.append(current)
-            current, current_tokens = [], 0
+            current, current_tokens, current_bytes = [], 0, 0
         current.append((piece, ids))
         current_tokens += len(ids)
+        current_bytes += size
         if current_tokens >= budget * MIN_SHARE and _is_anchor(piece):
             bodies.append(current)
-            current, current_tokens = [], 0
+            current, current_tokens, current_bytes = [], 0, 0
     if current:
         bodies.append(current)
     return [part for body in bodies for part in _fit(body, hard_limit)]

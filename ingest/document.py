@@ -2,30 +2,61 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["MAX_VECTOR_ID_LEN", "Document", "MetadataValue", "Source", "chunk_id", "doc_id_of_chunk"]
+__all__ = [
+    "MAX_SOURCE_LEN",
+    "MAX_VECTOR_ID_LEN",
+    "Document",
+    "MetadataValue",
+    "Source",
+    "chunk_id",
+    "clean_text",
+    "doc_id_of_chunk",
+]
 
 Source = str  # "jira" | "tempo" | "slack" | "notion" | "github" | "fireflies" | "jsonl" ...
 MetadataValue = str | int | float | bool | list[str]
 MAX_VECTOR_ID_LEN = 512
-_DOC_ID = re.compile(r"^[a-z][a-z0-9_]*:[\x21-\x7e]+$")
+MAX_SOURCE_LEN = 64  # a source is a registry name; bounded so every chunk's required metadata stays small
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DOC_ID = re.compile(r"[a-z][a-z0-9_]*:[\x21-\x7e]+")  # fullmatch: "$" would let a trailing newline through
+
+
+def clean_text(value: str) -> str:
+    """``value`` with what no store or JSON writer accepts taken out: NUL characters are dropped, and a lone
+    surrogate (half of a truncated emoji, from a ``\\ud83d`` escape) becomes U+FFFD.
+
+    A surrogate pair that arrived as two code points is joined back into its character. Text that has neither
+    (nearly all) comes back as the same object.
+    """
+    if not value.isascii():  # ASCII text cannot hold a surrogate
+        try:
+            value.encode()  # in C, faster than any scan for the surrogate range
+        except UnicodeEncodeError:
+            # UTF-16 round trip: pairs become their character, lone halves the replacement character.
+            value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 class Document(BaseModel):
     """One item of a source, ready to chunk.
 
     ``id`` is stable and source-prefixed (``jira:10042``, ``slack:C0123:1512085950.000216``); it never contains ``#``
-    because chunk ids are ``{id}#{index}``.
+    because chunk ids are ``{id}#{index}``. Every other string (title, text, url, metadata keys, values and list
+    items, acl) is cleaned on validation (``clean_text``), a NaN or infinite metadata number is dropped and an
+    integer beyond 64 bits becomes its digits, so one record with a broken character or number can always be
+    written as JSON and stored instead of failing its whole source downstream.
     """
 
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(min_length=3, max_length=MAX_VECTOR_ID_LEN - 8)
-    source: Source = Field(min_length=1)
+    source: Source = Field(min_length=1, max_length=MAX_SOURCE_LEN)
     title: str = ""
     text: str
     url: str = ""
@@ -37,9 +68,14 @@ class Document(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_is_prefixed_ascii(cls, value: str) -> str:
-        if not _DOC_ID.match(value) or "#" in value:
+        if not _DOC_ID.fullmatch(value) or "#" in value:
             raise ValueError(f"document id {value!r} must be '<source>:<native id>', printable ASCII, no '#'")
         return value
+
+    @field_validator("source", "title", "text", "url")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return clean_text(value)
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -50,10 +86,25 @@ class Document(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _flat_metadata(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
+        cleaned: dict[str, MetadataValue] = {}
         for key, item in value.items():
-            if isinstance(item, list) and not all(isinstance(x, str) for x in item):
-                raise ValueError(f"metadata[{key!r}] must be a list of strings")
-        return value
+            if isinstance(item, list):
+                if not all(isinstance(x, str) for x in item):
+                    raise ValueError(f"metadata[{key!r}] must be a list of strings")
+                item = [clean_text(x) for x in item]
+            elif isinstance(item, str):
+                item = clean_text(item)
+            elif isinstance(item, float) and not math.isfinite(item):
+                continue  # JSON has no NaN/inf: written as null, which neither a re-read nor a store accepts
+            elif isinstance(item, int) and not isinstance(item, bool) and not _INT64_MIN <= item <= _INT64_MAX:
+                item = str(item)  # a 20-digit id: no JSON writer or store takes it as a number, all as text
+            cleaned[clean_text(key)] = item
+        return cleaned
+
+    @field_validator("acl")
+    @classmethod
+    def _clean_acl(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [clean_text(entry) for entry in value]
 
 
 def chunk_id(doc_id: str, index: int) -> str:

@@ -3,7 +3,8 @@
 The predecessor wrote metadata over 40 KB; Pinecone rejected whole batches while the logs said "upserted".
 Here the size is measured as compact JSON bytes and, when over, the optional fields shrink (largest first)
 until it fits.
-The chunk ``text`` is never cut: chunking keeps it small enough by construction.
+The chunk ``text`` is never cut: chunking keeps it within ``MAX_CHUNK_BYTES`` stored bytes, which leaves room
+for the other required fields (``_REQUIRED_FIELDS_BYTES``), so only optional fields ever shrink.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from ingest.chunking import Chunk
-from ingest.document import Document
+from ingest.chunking import MAX_CHUNK_BYTES, Chunk
+from ingest.document import MAX_SOURCE_LEN, MAX_VECTOR_ID_LEN, Document
 from ingest.errors import MetadataTooLarge
 
 __all__ = [
@@ -50,6 +51,11 @@ REQUIRED_KEYS = frozenset(
 )
 # Document metadata cannot overwrite these.
 RESERVED_KEYS = REQUIRED_KEYS | {"title", "url", "acl"}
+# The required fields but the text, at their largest: keys and punctuation, a doc id of printable ASCII (every
+# character escaped, at worst) and a source (6 bytes a character escaped), two hashes, four numbers, and a
+# model name of up to 1 KB.
+_REQUIRED_FIELDS_BYTES = 256 + 2 * MAX_VECTOR_ID_LEN + 6 * MAX_SOURCE_LEN + 64 + 32 + 4 * 24 + 1_024
+assert MAX_CHUNK_BYTES + _REQUIRED_FIELDS_BYTES <= MAX_METADATA_BYTES
 
 
 def metadata_size(metadata: dict[str, Any]) -> int:

@@ -80,7 +80,8 @@ class IngestOptions:
 class BatchPlan:
     documents: int = 0
     chunks: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # chunks already stored as wanted, and the chunks of skipped_older documents
+    skipped_older: int = 0  # documents left alone: the store holds a newer copy (an older replay)
     to_embed: list[PlannedChunk] = field(default_factory=list)
     stale_ids: list[str] = field(default_factory=list)  # ids of chunks that shrunken documents no longer have
 
@@ -129,6 +130,8 @@ def plan_batch(
 ) -> BatchPlan:
     """Chunk ``docs`` and keep only chunks whose stored version differs; find stale chunks of shrunk docs.
 
+    A document whose stored copy is newer (a resumed run replaying cached partitions after a newer run) is
+    left alone entirely, its chunks counted as unchanged: an older copy never overwrites or shrinks a newer one.
     ``chunks`` (one list per document, in order) are the documents' chunks when they were made ahead.
     """
     plan = BatchPlan(documents=len(docs))
@@ -138,6 +141,10 @@ def plan_batch(
     existing = store.fetch_metadata([chunk.id for _, chunks in chunked for chunk in chunks])
     for doc, chunks in chunked:
         plan.chunks += len(chunks)
+        if _stored_is_newer([existing.get(chunk.id) for chunk in chunks], doc):
+            plan.unchanged += len(chunks)
+            plan.skipped_older += 1
+            continue
         changed = False
         doc_hash = doc_fingerprint(doc)  # once per document, not per chunk
         for chunk in chunks:
@@ -153,6 +160,22 @@ def plan_batch(
             keep = {chunk.id for chunk in chunks}
             plan.stale_ids.extend(i for i in store.list_ids(f"{doc.id}#") if i not in keep)
     return plan
+
+
+def _stored_is_newer(stored: Sequence[Mapping[str, object] | None], doc: Document) -> bool:
+    """Whether any stored chunk of ``doc`` belongs to a copy updated after it.
+
+    Every stored copy has a chunk 0, so looking at the ids of the incoming chunks always finds one when the
+    document is stored. Times are whole epoch seconds, as stored (``chunk_metadata``); two copies within the
+    same second cannot be told apart and the incoming one wins, as before.
+    """
+    incoming = int(doc.updated_at.timestamp())
+    for metadata in stored:
+        updated = (metadata or {}).get("updated_at")
+        # Pinecone hands numbers back as floats; a bool is not a time.
+        if isinstance(updated, int | float) and not isinstance(updated, bool) and updated > incoming:
+            return True
+    return False
 
 
 def _is_current(stored: Mapping[str, object] | None, wanted: Mapping[str, object]) -> bool:

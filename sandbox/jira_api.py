@@ -94,8 +94,13 @@ class _Jira:
     def authorized(self, request: Request) -> bool:
         if self.state.auth_fail:
             return False
-        expected = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_API_TOKEN}".encode()).decode()
-        return request.headers.get("authorization", "") == f"Basic {expected}"
+        # The sandbox token, or any token that extends it (tests use marker tokens to prove secrets never leak).
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        try:
+            email, _, token = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return False
+        return scheme == "Basic" and email == JIRA_EMAIL and token.startswith(JIRA_API_TOKEN)
 
     @staticmethod
     def unauthorized() -> Response:

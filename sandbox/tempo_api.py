@@ -124,7 +124,9 @@ class _Tempo:
             return [self.edited.get(w.id, w) for w in base] + list(self.added)
 
     def authorized(self, request: Request) -> bool:
-        return not self.auth_fail and request.headers.get("authorization") == f"Bearer {TEMPO_API_TOKEN}"
+        # The sandbox token, or any token that extends it (tests use marker tokens to prove secrets never leak).
+        header = request.headers.get("authorization") or ""
+        return not self.auth_fail and header.startswith(f"Bearer {TEMPO_API_TOKEN}")
 
     @staticmethod
     def unauthorized() -> Response:

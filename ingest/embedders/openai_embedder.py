@@ -20,7 +20,7 @@ from openai import OpenAI
 
 from backfill.settings import Settings, require
 from ingest.errors import EmbeddingError
-from ingest.retrying import retry_after_seconds, transient_retrying
+from ingest.retrying import RetryBudgetExceeded, TransientRetry, retry_after_seconds
 from ingest.tokens import count_tokens
 
 __all__ = ["MAX_BATCH_INPUTS", "MAX_BATCH_TOKENS", "MAX_INPUT_TOKENS", "OpenAIEmbedder"]
@@ -50,8 +50,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    return retry_after_seconds(response.headers) if response is not None else None
+    """``retry-after-ms`` / ``retry-after``; on a 429 that states neither, the exhausted limit's reset."""
+    response = getattr(exc, "response", None)  # the SDK's own httpx (openai 3 vendors it as httpx2): duck-typed
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    return retry_after_seconds(headers, use_reset=getattr(response, "status_code", None) == 429)
 
 
 def _parse_body(content: bytes) -> dict[str, Any]:
@@ -111,7 +115,7 @@ class OpenAIEmbedder:
         concurrency: int = 4,
         max_batch_inputs: int = MAX_BATCH_INPUTS,
         max_batch_tokens: int = MAX_BATCH_TOKENS,
-        attempts: int = 6,
+        attempts: int | None = None,
     ) -> None:
         require(settings, "openai_api_key")
         self.model = settings.embedding_model
@@ -120,14 +124,21 @@ class OpenAIEmbedder:
         self.dimensions = settings.embedding_dimensions or _NATIVE_DIMENSIONS.get(self.model, 1536)
         self._secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         base_url = str(settings.openai_base_url).rstrip("/") if settings.openai_base_url else None
-        # max_retries=0: tenacity below is the one retry policy, so attempts and waits are ours to reason
-        # about.
+        # max_retries=0: the SDK's own retries would wait on their own (per thread, Retry-After capped at 60 s
+        # in openai 1.x); TransientRetry is the one policy: waits in full, shared cool-down, one budget.
         self._client = OpenAI(api_key=self._secret, base_url=base_url, max_retries=0, timeout=120.0)
         self._concurrency = max(1, concurrency)
         self.max_batch_inputs = min(max_batch_inputs, MAX_BATCH_INPUTS)
         self.max_batch_tokens = min(max_batch_tokens, MAX_BATCH_TOKENS)
         self.concurrency = self._concurrency
-        self._attempts = attempts
+        self._retry = TransientRetry(
+            "openai",
+            "OpenAI",
+            _is_transient,
+            _retry_after,
+            attempts=attempts or settings.backfill_http_max_attempts,
+            max_wait_s=settings.backfill_http_max_wait_s,
+        )
         self._lock = threading.Lock()
         self.tokens_used = 0
         self.requests = 0
@@ -190,9 +201,13 @@ class OpenAIEmbedder:
 
     def _embed_batch(self, batch: list[str | np.ndarray]) -> np.ndarray:
         try:
-            response = transient_retrying(_is_transient, _retry_after, attempts=self._attempts)(self._create, batch)
+            response = self._retry(self._create, batch)
         except openai.OpenAIError as exc:
             raise EmbeddingError(self._describe(exc, len(batch))) from None
+        except RetryBudgetExceeded as exc:
+            last = self._describe(exc.last, len(batch)) if isinstance(exc.last, openai.OpenAIError) else None
+            what = last or f"OpenAI embeddings failed for a batch of {len(batch)} inputs (model {self.model})"
+            raise EmbeddingError(f"{what} ({exc})") from None
         body = _parse_body(response.content)
         data = sorted(body["data"], key=lambda item: item["index"])  # order by index, never by arrival
         if len(data) != len(batch) or [item["index"] for item in data] != list(range(len(batch))):

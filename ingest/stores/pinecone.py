@@ -2,13 +2,14 @@
 
 The predecessor's silent losses came from here: a namespace mismatch between writes and reads, 40 KB
 metadata rejections logged as "upserted", partially failed batches. So: the namespace is always passed
-explicitly (never ``""`` or ``"__default__"``); upsert batches are bounded by 1,000 records AND by 2 MB
-of JSON; each batch's ``upsertedCount`` must equal what was sent; transient errors (429/5xx/connection) retry
-with tenacity, 400s don't.
+explicitly (the default namespace as ``"__default__"``, never ``""``); upsert batches are bounded by 1,000
+records AND by 2 MB of JSON; each batch's ``upsertedCount`` must equal what was sent; transient errors
+(429/5xx/connection) retry with tenacity, 400s don't.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ from pinecone.errors import (
 from backfill.settings import Settings, require
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
-from ingest.retrying import transient_retrying
+from ingest.retrying import RetryBudgetExceeded, TransientRetry, retry_after_seconds
 from ingest.wire import (
     ENVELOPE_BYTES,
     MAX_REQUEST_BYTES,
@@ -64,24 +65,48 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    return exc.retry_after if isinstance(exc, RateLimitError) else None
+    """The wait the response asked for: ``Retry-After`` in seconds *or as an HTTP date* (the SDK's
+    ``RateLimitError.retry_after`` drops dates), on a 429 or a 5xx."""
+    if not isinstance(exc, ApiError) or not exc.headers:
+        return None
+    return retry_after_seconds(exc.headers, use_reset=isinstance(exc, RateLimitError))
+
+
+def _without_sdk_retries(index: Any) -> None:
+    """Switch off the data-plane Index's own retries, so ``TransientRetry`` is the one retry policy.
+
+    pinecone 10.2 retries 408/429/5xx/connection errors inside its transport (4 attempts): a Retry-After over
+    its 60 s cap, or an HTTP date, is retried sooner than asked, and each thread waits on its own, unseen by
+    the shared cool-down. ``Index`` takes no retry config (``Pinecone(retry_config=)`` reaches the control plane
+    only), so the transport's config is replaced; tests/ingest/test_ingest_retry.py fails if that stops working.
+    """
+    transport = getattr(getattr(getattr(index, "_http", None), "_client", None), "_transport", None)
+    config = getattr(transport, "_config", None)
+    if transport is not None and dataclasses.is_dataclass(config) and hasattr(config, "max_retries"):
+        transport._config = dataclasses.replace(config, max_retries=0)  # type: ignore[type-var]
 
 
 class PineconeStore:
     """``VectorStore`` on one namespace (``PINECONE_NAMESPACE``) of a Pinecone index."""
 
-    def __init__(self, settings: Settings, concurrency: int = 4, attempts: int = 3) -> None:
+    def __init__(self, settings: Settings, concurrency: int = 4, attempts: int | None = None) -> None:
         require(settings, "pinecone_api_key", "pinecone_index_host")
         assert settings.pinecone_api_key is not None and settings.pinecone_index_host is not None
         self.namespace = settings.pinecone_namespace
         self._secret = settings.pinecone_api_key.get_secret_value()
-        # The 10.2 data-plane Index always retries 408/429/5xx/connection errors itself (4 attempts, Retry-After
-        # honoured); Pinecone(retry_config=...) only reaches the control plane. So tenacity here is an outer
-        # layer with few attempts, for outages longer than the SDK's own few seconds of backoff.
         client = Pinecone(api_key=self._secret)
         self._index = client.Index(host=settings.pinecone_index_host)
+        _without_sdk_retries(self._index)  # one policy: Retry-After in full, a shared cool-down, one budget
         self._concurrency = max(1, concurrency)
-        self._attempts = attempts
+        self._retry = TransientRetry(
+            "pinecone",
+            "Pinecone",
+            _is_transient,
+            _retry_after,
+            attempts=attempts or settings.backfill_http_max_attempts,
+            max_wait_s=settings.backfill_http_max_wait_s,
+            base_wait_s=1.0,
+        )
 
     # --- writes ---------------------------------------------------------------------------------------------
 
@@ -220,8 +245,11 @@ class PineconeStore:
 
     def _call(self, operation: str, fn: Callable[[], _T]) -> _T:
         try:
-            retrying = transient_retrying(_is_transient, _retry_after, attempts=self._attempts, base_wait_s=2.0)
-            return retrying(fn)
+            return self._retry(fn)
+        except RetryBudgetExceeded as exc:
+            last = f"{exc.last}; " if exc.last is not None else ""
+            message = f"{last}{exc}".replace(self._secret, "***") if self._secret else f"{last}{exc}"
+            raise StoreError(f"Pinecone {operation} failed in namespace {self.namespace!r}: {message[:400]}") from None
         except UnauthorizedError:
             raise StoreError(f"Pinecone rejected PINECONE_API_KEY (401) during {operation}") from None
         except PineconeError as exc:

@@ -1,4 +1,8 @@
-"""The HTTP layer on hand-built responses (httpx.MockTransport is the one allowed seam)."""
+"""The HTTP layer on hand-built responses (httpx.MockTransport is the one allowed seam).
+
+Every client here gets its own limiter on a fake clock (``make_client(limiter=)``) that the retry policy's
+``sleep`` advances: waits are recorded, never slept, and no cool-down leaks to the process-wide "jira" limiter.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from backfill.settings import Settings, load_settings
 from connectors.auth import BasicAuth, BearerAuth
 from connectors.errors import (
     AuthError,
@@ -21,6 +26,7 @@ from connectors.errors import (
 )
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.ratelimit import RateLimiter, retry_after_seconds
+from tests.connectors.fake_clock import FakeClock
 
 TOKEN = "s3cr3t-token-value-123"
 BASE = "https://acme.atlassian.net"
@@ -42,10 +48,11 @@ class Script:
 
 
 def jira_client(script: Script, waits: list[float] | None = None, **policy: float) -> ApiClient:
-    sleeps = waits if waits is not None else []
-    retry = RetryPolicy(sleep=sleeps.append, **policy)  # type: ignore[arg-type]
+    clock = FakeClock(waits)
+    retry = RetryPolicy(sleep=clock.sleep, **policy)  # type: ignore[arg-type]
     auth = BasicAuth("me@acme.com", SecretStr(TOKEN), setting="JIRA_API_TOKEN")
-    return make_client("jira", BASE, auth, transport=httpx.MockTransport(script), retry=retry)
+    limiter = RateLimiter(None, clock=clock.now, sleep=clock.sleep)
+    return make_client("jira", BASE, auth, transport=httpx.MockTransport(script), retry=retry, limiter=limiter)
 
 
 def test_basic_auth_header_is_sent() -> None:
@@ -206,3 +213,70 @@ def test_rate_limiter_spaces_requests_after_the_burst() -> None:
     waits = [limiter.acquire() for _ in range(3)]
     assert waits == [0.0, 0.5, 1.0]
     assert slept == [0.5, 1.0]
+
+
+# -- the wait budget: BACKFILL_HTTP_MAX_WAIT_S / BACKFILL_HTTP_MAX_ATTEMPTS ---------------------------------------
+
+
+def _configured_client(script: Script, clock: FakeClock) -> ApiClient:
+    """A client whose policy comes from the environment's settings, with the fake clock as its sleep seam."""
+    retry = RetryPolicy.from_settings(load_settings(), sleep=clock.sleep)
+    limiter = RateLimiter(None, clock=clock.now, sleep=clock.sleep)
+    return make_client("jira", BASE, None, transport=httpx.MockTransport(script), retry=retry, limiter=limiter)
+
+
+def test_retry_after_120_twice_then_200_succeeds_within_the_default_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BACKFILL_HTTP_MAX_WAIT_S", raising=False)
+    monkeypatch.delenv("BACKFILL_HTTP_MAX_ATTEMPTS", raising=False)
+    limited = httpx.Response(429, headers={"Retry-After": "120"})
+    script = Script(limited, limited, httpx.Response(200, json={"ok": True}))
+    clock = FakeClock()
+
+    assert _configured_client(script, clock).get_json("GET", "/x") == {"ok": True}
+
+    assert clock.slept == [120.0, 120.0]  # each Retry-After honoured in full, nothing more slept
+    assert len(script.requests) == 3
+    assert RetryPolicy().max_total_wait_s == load_settings().backfill_http_max_wait_s == 600.0
+
+
+def test_the_wait_budget_setting_decides_when_to_give_up_and_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKFILL_HTTP_MAX_WAIT_S", "200")
+    limited = httpx.Response(429, headers={"Retry-After": "120"})
+    script = Script(limited, limited, httpx.Response(200, json={}))
+    clock = FakeClock()
+
+    with pytest.raises(RateLimitedError) as caught:
+        _configured_client(script, clock).get_json("GET", "/x")
+
+    assert clock.slept == [120.0]  # the second 120 s would pass 200 s: fail now rather than retry early
+    assert len(script.requests) == 2
+    message = str(caught.value)
+    assert "200 s wait budget" in message and "BACKFILL_HTTP_MAX_WAIT_S" in message
+    assert "waiting 120 s more" in message
+
+
+def test_make_client_without_a_policy_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKFILL_HTTP_MAX_ATTEMPTS", "3")
+    script = Script(httpx.Response(503, headers={"Retry-After": "0"}))  # a stated wait of 0: no real sleeping
+    client = make_client("jira", BASE, None, transport=httpx.MockTransport(script), limiter=RateLimiter(None))
+    with pytest.raises(TransientError, match=r"gave up after 3 attempts, the limit \(BACKFILL_HTTP_MAX_ATTEMPTS\)"):
+        client.get_json("GET", "/x")
+    assert len(script.requests) == 3
+
+    monkeypatch.setenv("BACKFILL_HTTP_MAX_WAIT_S", "60")
+    limited = Script(httpx.Response(429, headers={"Retry-After": "61"}))
+    client = make_client("jira", BASE, None, transport=httpx.MockTransport(limited), limiter=RateLimiter(None))
+    with pytest.raises(RateLimitedError, match=r"60 s wait budget \(BACKFILL_HTTP_MAX_WAIT_S"):
+        client.get_json("GET", "/x")
+    assert len(limited.requests) == 1
+
+
+def test_explicit_settings_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKFILL_HTTP_MAX_ATTEMPTS", "7")
+    script = Script(httpx.Response(502, headers={"Retry-After": "0"}))
+    settings = Settings(backfill_http_max_attempts=2)
+    client = make_client(
+        "jira", BASE, None, transport=httpx.MockTransport(script), settings=settings, limiter=RateLimiter(None)
+    )
+    with pytest.raises(TransientError, match="gave up after 2 attempts"):
+        client.get_json("GET", "/x")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prefect.client.orchestration import get_client
 
@@ -61,3 +62,56 @@ def test_marker_keys_never_leak(prefect_server: str, fresh_sandbox: RunningSandb
     assert artifacts, "the runs published no artifacts"
     _assert_clean("".join(str(a.data) + str(a.description) for a in artifacts), "Prefect artifacts")
     _assert_clean("".join(log.message for log in logs), "Prefect logs")
+
+
+JIRA_MARKER = "sandbox-jira-api-token-MARKER-j4x8"  # accepted by the sandbox (it extends the sandbox token)
+TEMPO_MARKER = "sandbox-tempo-api-token-MARKER-t3k6"
+SOURCE_MARKERS = ("MARKER-j4x8", "MARKER-t3k6", *MARKERS)
+
+
+def test_marker_tokens_never_leak_from_source_runs(
+    prefect_server: str, fresh_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Full Jira and Tempo runs — verified, with a failed record, and rejected — leave no token anywhere."""
+    env = {
+        **fresh_sandbox.env,
+        "JIRA_API_TOKEN": JIRA_MARKER,
+        "TEMPO_API_TOKEN": TEMPO_MARKER,
+        "OPENAI_API_KEY": OPENAI_MARKER,
+        "PINECONE_API_KEY": PINECONE_MARKER,
+        "BACKFILL_HOME": str(tmp_path / "home"),
+        "PREFECT_API_URL": prefect_server,
+        "BACKFILL_STORE": "pinecone",
+        "BACKFILL_EMBEDDER": "openai",
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+    }
+    fresh_sandbox.control("pinecone/reset", {})
+    jira = run_cli(["run", "jira", "--full", "--include-archived", "--json"], env)
+    assert jira.returncode == 0 and last_json(jira)["status"] == "verified", jira.stderr[-2000:]
+    broken = fresh_sandbox.control("tempo/stats", {})["worklog_ids"][0]
+    fresh_sandbox.control("tempo/break_worklog", {"id": broken})
+    tempo = run_cli(["run", "tempo", "--full", "--json"], env)
+    assert tempo.returncode == 1 and f"tempo:{broken}" in last_json(tempo)["error"]
+    wrong = run_cli(["run", "jira", "--days-back", "2", "--json"], {**env, "JIRA_API_TOKEN": "bad-MARKER-j4x8"})
+    assert wrong.returncode != 0 and "JIRA_API_TOKEN" in last_json(wrong)["error"]
+
+    for name, result in (("the Jira run", jira), ("the Tempo run", tempo), ("the rejected run", wrong)):
+        for marker in SOURCE_MARKERS:
+            assert marker not in result.stdout + result.stderr, f"a secret leaked into the output of {name}"
+    files = _files_under(tmp_path)
+    with get_client(sync_client=True) as client:
+        artifacts = "".join(str(a.data) + str(a.description) for a in _every(client.read_artifacts))
+        logs = "".join(log.message for log in _every(client.read_logs))
+    assert artifacts and logs
+    for marker in SOURCE_MARKERS:
+        assert marker not in files, "a secret leaked into files under BACKFILL_HOME (results, state, spool)"
+        assert marker not in artifacts, "a secret leaked into Prefect artifacts"
+        assert marker not in logs, "a secret leaked into Prefect logs"
+
+
+def _every(read: Any) -> list[Any]:
+    """Every record of a paged Prefect read (logs, artifacts), not just the first page."""
+    items: list[Any] = []
+    while page := read(limit=200, offset=len(items)):
+        items.extend(page)
+    return items
