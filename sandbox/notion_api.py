@@ -1,6 +1,6 @@
 """Notion API simulator, mounted at ``/notion`` (``NOTION_API_URL=<base>/notion``; paths under ``/v1``).
 
-Faithful to ``reference/api_slack_notion_github.md`` §2: ``Notion-Version`` required (400 ``missing_version``),
+Faithful to Notion's API (spec: ``tests/specs/notion/``): ``Notion-Version`` required (400 ``missing_version``),
 Bearer auth (401 ``unauthorized``), error bodies ``{object:"error", status, code, message, request_id}``,
 ``start_cursor``/``next_cursor``/``has_more`` with ``page_size`` ≤ 100, block children one level at a time,
 timestamps rounded down to the minute, trashed pages absent from search, 429 ``rate_limited`` with an integer

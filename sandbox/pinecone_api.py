@@ -4,7 +4,7 @@ Routes: ``POST /vectors/upsert``, ``GET /vectors/fetch``, ``POST /query``, ``POS
 /describe_index_stats``, ``POST /vectors/delete``, ``GET /vectors/list``, ``POST /vectors/update``. Any
 non-empty ``Api-Key`` is accepted (as Pinecone Local does); none gives 401.
 
-Wire shapes follow ``reference/api_pinecone_openai.md`` §1 and the 2025-10 / 2026-04 specs: camelCase keys,
+Wire shapes follow the 2025-10 / 2026-04 data-plane specs (``tests/specs/pinecone/``): camelCase keys,
 ``upsertedCount`` always present, ``namespace`` and ``usage`` echoed, gRPC-status error bodies ``{"code": 3,
 "message": ..., "details": []}``. Limits: 1000 records and 2 MiB per request (bodies over
 ``PROXY_LIMIT_BYTES`` get a bare HTML 413 from the "proxy"), 40,960 bytes of metadata per record measured as

@@ -1,6 +1,6 @@
 """Slack Web API simulator, mounted at ``/slack`` (``SLACK_API_URL=<base>/slack/api``).
 
-Faithful to ``reference/api_slack_notion_github.md`` §1: errors are HTTP 200 with ``ok:false``; cursor
+Faithful to Slack's Web API (spec: ``tests/specs/slack/``): errors are HTTP 200 with ``ok:false``; cursor
 pagination with ``response_metadata.next_cursor`` empty on the last page; ``conversations.history`` returns
 top-level messages only (newest first, thread parents carry ``reply_count``/``latest_reply``); per-method tier
 quotas answered with 429 + ``Retry-After`` + ``error:"ratelimited"``. Tiers are enforced whenever the fault

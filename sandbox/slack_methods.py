@@ -1,8 +1,8 @@
 """The Slack Web API methods the sandbox answers, as pure functions of (state, args, now).
 
 Each returns the body without ``ok`` (the caller adds ``ok:true``) or raises ``SlackError`` with Slack's code.
-Shapes follow ``objs_conversation``/``objs_message``/``objs_user`` of ``specs/slack`` plus the newer fields
-the reference documents (``edited``, ``response_metadata``).
+Shapes follow ``objs_conversation``/``objs_message``/``objs_user`` of ``tests/specs/slack`` plus the newer fields
+Slack documents today (``edited``, ``response_metadata``).
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def conversations_replies(state: SlackState, args: dict[str, str], now: datetime
     data = state.corpus.data(channel)
     parent = data.top.get(ts)
     if parent is None:
-        # Given a reply's ts, Slack answers with that one message (reference §1.5, gotcha 5).
+        # Given a reply's ts, Slack answers with that one message, not the thread.
         reply = next((r for rs in data.replies.values() for r in rs if r["ts"] == ts), None)
         if reply is None:
             raise SlackError("thread_not_found")

@@ -14,7 +14,7 @@ Fixtures:
 - ``vendor_schema`` (session): ``vendor_schema(spec_file, schema_name)`` returns a jsonschema validator for a
   component schema of a vendor spec (``$ref``s resolved), e.g.
   ``vendor_schema("openai/openai_embeddings.trimmed.openapi.json", "CreateEmbeddingResponse").validate(body)``.
-  Specs are read from ``$BACKFILL_SPECS_DIR``, else ``tests/specs/``, else ``/work/shared/reference/specs``.
+  Specs are read from ``$BACKFILL_SPECS_DIR``, else ``tests/specs/``.
 
 - ``prefect_server`` (session): one real Prefect server (``prefect_test_harness``: temp DB, loopback) for flow
   tests; yields its API URL, which subprocess tests pass as ``PREFECT_API_URL`` so no CLI call starts its own.
@@ -46,7 +46,6 @@ from sandbox.server import RunningSandbox, start_sandbox
 _SPEC_DIRS = (
     os.environ.get("BACKFILL_SPECS_DIR", ""),
     str(Path(__file__).parent / "specs"),
-    "/work/shared/reference/specs",
 )
 
 

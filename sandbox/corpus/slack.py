@@ -2,7 +2,7 @@
 
 Channels are listed eagerly (cheap); each channel's messages are generated on first use from a seed derived
 from (seed, channel id), so a sandbox starts fast and the same seed always yields the same workspace. Messages
-are kept in the shape ``conversations.history`` returns (see ``reference/api_slack_notion_github.md`` §1.4).
+are kept in the shape ``conversations.history`` returns (Slack's spec: ``tests/specs/slack/``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def test_defaults_are_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> N
         ("BACKFILL_STORE", "chroma"),
         ("EMBEDDING_DIMENSIONS", "-3"),
         ("JIRA_URL", "not a url"),
-        ("PINECONE_NAMESPACE", "__default__"),
+        ("PINECONE_NAMESPACE", ""),
         ("BACKFILL_RESULTS_BLOCK", "S3 Bucket!"),
     ],
 )

@@ -82,9 +82,12 @@ def test_job_variables_and_pull_steps_target_the_managed_runtime(deployed: subpr
     # run time (flows/secret_env.py; docs/DEPLOYMENT.md, "Secrets").
     assert "JIRA_API_TOKEN" not in env
     assert FAKE_TOKENS["jira_api_token"] not in deployment.model_dump_json()
-    assert any(p.startswith("prefect-aws") for p in deployment.job_variables["pip_packages"])
+    # Dependencies come from pyproject.toml through the install pull step, not from a copy in job_variables.
+    assert "pip_packages" not in deployment.job_variables
+    assert deployment.job_variables["image"].startswith("prefecthq/prefect:3.9.")
     clone = deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]
     assert clone["repository"] == REPO_ROOT.as_uri()
     assert clone["branch"] == "main"
     install = deployment.pull_steps[1]["prefect.deployments.steps.run_shell_script"]
     assert "{{ clone.directory }}" in install["script"]  # resolved on the worker, after the clone
+    assert "--no-deps" not in install["script"]  # the clone's core dependencies are installed with it

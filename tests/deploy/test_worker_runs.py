@@ -68,6 +68,9 @@ def worker(
         "PIP_TARGET": str(base / "pip-target"),
         "PIP_NO_INDEX": "1",
         "PIP_NO_BUILD_ISOLATION": "0",  # pip's inverted spelling: this *disables* build isolation
+        # The venv has every dependency already; a --target install would otherwise reinstall them all there.
+        # What the managed install brings in is checked by test_managed_imports.py.
+        "PIP_NO_DEPS": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
     log = base / "worker.log"

@@ -26,7 +26,6 @@ _SDL_NAME = "fireflies/fireflies-public-api.schema.graphql"
 _SPEC_DIRS = (
     os.environ.get("BACKFILL_SPECS_DIR", ""),
     str(Path(__file__).parents[1] / "specs"),
-    "/work/shared/reference/specs",
 )
 LIST = """query Page($limit: Int, $skip: Int, $fromDate: DateTime, $toDate: DateTime) {
   transcripts(limit: $limit, skip: $skip, fromDate: $fromDate, toDate: $toDate) {

@@ -14,7 +14,7 @@ from referencing.jsonschema import DRAFT202012
 
 from sandbox.server import RunningSandbox, start_sandbox
 
-SPEC = Path("/work/shared/reference/specs/github/api.github.com.trimmed.json")
+SPEC = Path(__file__).parents[1] / "specs" / "github" / "api.github.com.trimmed.json"
 
 
 def _nullable_to_json_schema(node: Any) -> Any:

@@ -2,7 +2,7 @@
 
 The 2022-06-28 spec (the version the connector pins) leaves most responses empty (``responses: {}``), so
 responses are checked against the schemas it does give (``/v1/users/me``, the error body of the 2025 file) and
-against the object shapes the reference documents (§2.1); request bodies are checked against the spec.
+against the object shapes Notion's API reference documents; request bodies are checked against the spec.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from sandbox.server import RunningSandbox, start_sandbox
 
-SPECS = Path("/work/shared/reference/specs/notion")
+SPECS = Path(__file__).parents[1] / "specs" / "notion"
 VERSION = "2022-06-28"
 _RICH = {"type": "array", "items": {"type": "object", "required": ["type", "plain_text", "annotations"]}}
 _TS = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$"}  # rounded down to the minute

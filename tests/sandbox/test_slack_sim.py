@@ -12,8 +12,8 @@ from jsonschema import Draft7Validator
 
 from sandbox.server import RunningSandbox, start_sandbox
 
-SPEC = Path("/work/shared/reference/specs/slack/slack_web_openapi_v2.trimmed.json")
-# The spec is stale (2020): fields the reference documents on today's API are added here, nothing is removed.
+SPEC = Path(__file__).parents[1] / "specs" / "slack" / "slack_web_openapi_v2.trimmed.json"
+# The spec is stale (2020): fields Slack documents on today's API are added here, nothing is removed.
 _NEWER_MESSAGE_FIELDS = {"edited": {"type": "object", "required": ["user", "ts"]}, "client_msg_id": {"type": "string"}}
 _NEWER_HISTORY_FIELDS = {"response_metadata": {"type": "object", "required": ["next_cursor"]}}
 
