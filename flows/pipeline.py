@@ -21,6 +21,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 
 from backfill.lease import Lease, describe_holder
@@ -39,7 +40,7 @@ from flows.secret_env import load_secret_env
 from ingest.document import Document, doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
 
-__all__ = ["FailuresRecorded", "fetch_code_version", "fetch_partition", "run_name", "run_source"]
+__all__ = ["VERIFIED_EVENT", "FailuresRecorded", "fetch_code_version", "fetch_partition", "run_name", "run_source"]
 
 RESUME_WITHIN = timedelta(hours=24)
 
@@ -95,8 +96,12 @@ def fetch_code_version() -> str:
     Part of every fetch task's cache key, so a resumed run after an upgrade refetches rather than replaying
     documents mapped by the old code.
     """
+    return code_digest(Path(__file__).resolve().parent.parent)
+
+
+def code_digest(root: Path) -> str:
+    """The digest of ``root``'s connectors/*.py and ingest/document.py (see ``fetch_code_version``)."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
     for path in [*sorted((root / "connectors").glob("*.py")), root / "ingest" / "document.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -241,10 +246,34 @@ def _run_holding_lease(
         "requests": requests_since(requests_before),
     }
     publish_run_report(source, summary, extra_markdown=f"Watermark {note}.")
+    if covers:
+        _emit_verified(source, state, summary)
     if fetched.failures:
         sample = ", ".join(f"{fid} ({reason})" for fid, reason, _ in fetched.failures[:5])
         raise FailuresRecorded(f"{source}: {len(fetched.failures)} record(s) could not be mapped: {sample}")
     return summary
+
+
+VERIFIED_EVENT = "backfill.source.verified"
+
+
+def _emit_verified(source: str, state: SourceState, summary: dict[str, Any]) -> None:
+    """Tell Prefect that ``source`` was proven in the index up to its watermark (what freshness counts).
+
+    The proactive staleness automation (flows/alerts.py) fires when this event has not been seen for a source
+    within its threshold: Prefect evaluates that itself, so a paused pool or a stuck queue cannot silence it.
+    """
+    emit_event(
+        event=VERIFIED_EVENT,
+        resource={"prefect.resource.id": f"backfill.source.{source}", "prefect.resource.name": source},
+        payload={
+            "watermark": state.watermark.isoformat() if state.watermark else None,
+            "documents": state.coverage.documents,
+            "vectors": state.coverage.vectors,
+            "failures": len(state.failures),
+            "verified": summary.get("verified", 0),
+        },
+    )
 
 
 def _is_scoped(filters: dict[str, Any]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +185,19 @@ def test_restricted_comments_stay_out_of_the_index_and_are_counted(
     meta = index.fetch(ids=[f"jira:{ids[1]}#0"], namespace=fresh_sandbox.env["PINECONE_NAMESPACE"]).vectors
     assert meta[f"jira:{ids[1]}#0"].metadata["security_level"] == "Staff"
     assert meta[f"jira:{ids[1]}#0"].metadata["project"]
+
+
+def test_a_change_to_any_connector_changes_the_fetch_cache_key(tmp_path: Path) -> None:
+    import shutil
+
+    from flows.pipeline import code_digest, fetch_code_version
+
+    root = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "repo"
+    shutil.copytree(root / "connectors", copy / "connectors", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "ingest").mkdir()
+    shutil.copy(root / "ingest" / "document.py", copy / "ingest" / "document.py")
+    assert code_digest(copy) == code_digest(root) == fetch_code_version()
+    mapper = copy / "connectors" / "tempo.py"
+    mapper.write_text(mapper.read_text().replace("Time spent", "Time logged"))
+    assert code_digest(copy) != fetch_code_version()
