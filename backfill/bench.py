@@ -31,16 +31,13 @@ import psutil
 
 from backfill.bench_docs import synthetic_documents
 from backfill.settings import Settings
+from ingest.embedders.openai_embedder import MAX_BATCH_INPUTS, MAX_BATCH_TOKENS
 from ingest.factory import build_embedder, build_store
 from ingest.pipeline import IngestOptions, IngestReport, run_ingest
 from ingest.protocols import Match, Record, VectorStore
-from ingest.wire import record_json_bytes
+from ingest.wire import MAX_REQUEST_BYTES, MAX_UPSERT_RECORDS, record_json_bytes
 
 __all__ = [
-    "EMBED_MAX_INPUTS",
-    "EMBED_MAX_TOKENS",
-    "UPSERT_MAX_BYTES",
-    "UPSERT_MAX_RECORDS",
     "bench_ingest",
     "minimum_embedding_requests",
     "minimum_upsert_requests",
@@ -48,11 +45,9 @@ __all__ = [
     "synthetic_documents",
 ]
 
-EMBED_MAX_INPUTS = 2_048
-EMBED_MAX_TOKENS = 300_000
-UPSERT_MAX_RECORDS = 1_000
-# Pinecone documents "2 MB"; the store (rightly) reads it as 2,000,000 bytes, so the minimum uses the same budget.
-UPSERT_MAX_BYTES = 2_000_000
+# The minimums use the very limits the pipeline packs to (one definition each).
+EMBED_MAX_INPUTS, EMBED_MAX_TOKENS = MAX_BATCH_INPUTS, MAX_BATCH_TOKENS
+UPSERT_MAX_RECORDS, UPSERT_MAX_BYTES = MAX_UPSERT_RECORDS, MAX_REQUEST_BYTES
 _SANDBOX_BOOT = "import sys; from sandbox.server import run_cli; run_cli(port=0, seed=int(sys.argv[1]))"
 _SANDBOX_START_S = 60.0
 _MB = 1024 * 1024

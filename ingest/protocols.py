@@ -34,9 +34,22 @@ class Embedder(Protocol):
     model: str
     dimensions: int
     max_chunk_tokens: int  # the chunk size that fits the model without silent truncation
+    # What one embedding request may hold: the pipeline packs whole requests across document batches.
+    max_batch_inputs: int
+    max_batch_tokens: int
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors for ``texts``, in order."""
+        ...
+
+    def embed_array(
+        self,
+        texts: Sequence[str],
+        token_counts: Sequence[int] | None = None,
+        token_ids: Sequence[Sequence[int]] | None = None,
+    ) -> Sequence[Sequence[float]]:
+        """Vectors for ``texts`` as rows (a float32 array where the embedder can), given the chunker's cl100k
+        token counts and ids when it has them (an embedder may use them or ignore them)."""
         ...
 
 

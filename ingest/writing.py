@@ -19,8 +19,6 @@ from ingest.protocols import Embedder, Record, VectorStore
 from ingest.wire import record_json_bytes, upsert_request_ends, with_wire_json
 
 __all__ = [
-    "EMBED_MAX_INPUTS",
-    "EMBED_MAX_TOKENS",
     "BatchResult",
     "PlannedChunk",
     "WriteResult",
@@ -29,9 +27,6 @@ __all__ = [
     "whole_embedding_requests",
     "write_requests",
 ]
-
-EMBED_MAX_INPUTS = 2_048  # per embedding request, unless the embedder says otherwise (max_batch_inputs)
-EMBED_MAX_TOKENS = 300_000  # per embedding request, unless the embedder says otherwise (max_batch_tokens)
 
 
 @dataclass(frozen=True)
@@ -95,15 +90,12 @@ def write_requests(
 
 
 def _embed(embedder: Embedder, chunks: Sequence[PlannedChunk]) -> Sequence[Sequence[float]]:
-    texts = [planned.chunk.text for planned in chunks]
-    embed_array = getattr(embedder, "embed_array", None)
-    if embed_array is None:
-        return embedder.embed(texts)
     # float32 rows, with the token counts and ids chunking already made: no Python float per value, no
     # recount, and the API need not tokenise the texts again.
+    texts = [planned.chunk.text for planned in chunks]
     counts = [planned.tokens for planned in chunks]
     ids = [planned.chunk.token_ids for planned in chunks]
-    return embed_array(texts, counts, ids)  # type: ignore[no-any-return]
+    return embedder.embed_array(texts, counts, ids)
 
 
 def _whole_upsert_requests(records: Sequence[Record]) -> int:
@@ -165,8 +157,8 @@ class Writer:
         self._store = store
         self.embedded = 0
         self.upserted = 0
-        self._max_inputs = int(getattr(embedder, "max_batch_inputs", EMBED_MAX_INPUTS))
-        self._max_tokens = int(getattr(embedder, "max_batch_tokens", EMBED_MAX_TOKENS))
+        self._max_inputs = embedder.max_batch_inputs
+        self._max_tokens = embedder.max_batch_tokens
         self.written = WrittenHashes()
         self._pending: list[PlannedChunk] = []
         self._carried: list[Record] = []

@@ -26,6 +26,9 @@ class LocalEmbedder:
     model = "all-MiniLM-L6-v2"
     dimensions = 384
     max_chunk_tokens = CHUNK_TOKENS
+    # A local model has no request limits: these only size the pipeline's groups of chunks (memory).
+    max_batch_inputs = 1_024
+    max_batch_tokens = 1_024 * CHUNK_TOKENS
 
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
@@ -40,6 +43,22 @@ class LocalEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return [[float(x) for x in row] for row in vectors]
+
+    def embed_array(
+        self,
+        texts: Sequence[str],
+        token_counts: Sequence[int] | None = None,
+        token_ids: Sequence[Sequence[int]] | None = None,
+    ) -> Any:
+        """Vectors for ``texts`` as one float32 array. MiniLM has its own tokenizer: cl100k counts and ids are
+        not used."""
+        if not texts:
+            import numpy as np
+
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self._load().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
 
     def word_pieces(self, text: str) -> int:
         """Number of MiniLM word-pieces in ``text`` (special tokens included), for checking chunk sizes."""

@@ -9,7 +9,6 @@ records AND by 2 MB of JSON; each batch's ``upsertedCount`` must equal what was 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from backfill.settings import Settings, require
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
 from ingest.retrying import RetryBudgetExceeded, TransientRetry, retry_after_seconds
+from ingest.stores.pinecone_sdk import disable_sdk_retries, sdk_http_client
 from ingest.wire import (
     ENVELOPE_BYTES,
     MAX_REQUEST_BYTES,
@@ -72,20 +72,6 @@ def _retry_after(exc: BaseException) -> float | None:
     return retry_after_seconds(exc.headers, use_reset=isinstance(exc, RateLimitError))
 
 
-def _without_sdk_retries(index: Any) -> None:
-    """Switch off the data-plane Index's own retries, so ``TransientRetry`` is the one retry policy.
-
-    pinecone 10.2 retries 408/429/5xx/connection errors inside its transport (4 attempts): a Retry-After over
-    its 60 s cap, or an HTTP date, is retried sooner than asked, and each thread waits on its own, unseen by
-    the shared cool-down. ``Index`` takes no retry config (``Pinecone(retry_config=)`` reaches the control plane
-    only), so the transport's config is replaced; tests/ingest/test_ingest_retry.py fails if that stops working.
-    """
-    transport = getattr(getattr(getattr(index, "_http", None), "_client", None), "_transport", None)
-    config = getattr(transport, "_config", None)
-    if transport is not None and dataclasses.is_dataclass(config) and hasattr(config, "max_retries"):
-        transport._config = dataclasses.replace(config, max_retries=0)  # type: ignore[type-var]
-
-
 class PineconeStore:
     """``VectorStore`` on one namespace (``PINECONE_NAMESPACE``) of a Pinecone index."""
 
@@ -96,7 +82,7 @@ class PineconeStore:
         self._secret = settings.pinecone_api_key.get_secret_value()
         client = Pinecone(api_key=self._secret)
         self._index = client.Index(host=settings.pinecone_index_host)
-        _without_sdk_retries(self._index)  # one policy: Retry-After in full, a shared cool-down, one budget
+        disable_sdk_retries(self._index)  # one policy: Retry-After in full, a shared cool-down, one budget
         self._concurrency = max(1, concurrency)
         self._retry = TransientRetry(
             "pinecone",
@@ -191,7 +177,7 @@ class PineconeStore:
         read-back never use. The SDK's own decoder would build a Python float for each (most of the pipeline's
         CPU in a read-back), so when the SDK exposes its HTTP client the body is decoded here, skipping values.
         """
-        http = getattr(self._index, "_http", None)
+        http = sdk_http_client(self._index)
         if http is None:  # an SDK without the client we rely on: its own (slower) decoding
             response = self._index.fetch(ids=ids, namespace=self.namespace)
             return {vid: dict(vector.metadata or {}) for vid, vector in response.vectors.items()}
