@@ -3,12 +3,15 @@
 Traverses in document order. Inline nodes render without a newline; block nodes end with one. Lists become
 one line per item (``- ``, ``1. ``, ``[x] ``), tables one line per row with `` | `` between cells. A node
 type we do not know is rendered through its children, so new ADF node types
-degrade to their text instead of vanishing.
+degrade to their text instead of vanishing. Nodes nested deeper than ``MAX_DEPTH`` (no editor makes them; an API
+client can) are flattened to their text, one line per block, without recursion: a 500-level document must not
+raise RecursionError and take its whole partition down.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 __all__ = ["adf_to_text"]
 
 Node = Mapping[str, Any]
+MAX_DEPTH = 64  # rendering recurses ~5 frames a level: 64 levels stay far below Python's recursion limit
+_state = threading.local()  # the current nesting depth of _render, per thread
 
 
 def adf_to_text(document: Any) -> str:
@@ -34,8 +39,34 @@ def adf_to_text(document: Any) -> str:
 def _render(node: Any) -> str:
     if not isinstance(node, Mapping):
         return ""
-    handler = _HANDLERS.get(str(node.get("type", "")), _children)
-    return handler(node)
+    depth = getattr(_state, "depth", 0)
+    if depth >= MAX_DEPTH:
+        return _flat_text(node)
+    _state.depth = depth + 1
+    try:
+        return _HANDLERS.get(str(node.get("type", "")), _children)(node)
+    finally:
+        _state.depth = depth
+
+
+def _flat_text(node: Node) -> str:
+    """A subtree nested too deep to render: its leaves' text in document order, a line break after each block."""
+    out: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):  # the line break of a block whose children are done
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            continue
+        content = item.get("content")
+        if isinstance(content, list) and content:
+            stack.append("\n")
+            stack.extend(reversed(content))
+        else:  # a leaf: its handler does not recurse
+            out.append(_HANDLERS.get(str(item.get("type", "")), _children)(item))
+    return "".join(out)
 
 
 def _attrs(node: Node) -> Mapping[str, Any]:

@@ -237,7 +237,8 @@ class ApiClient:
             return
         target, base = httpx.URL(path), httpx.URL(self.base_url)
         if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
-            msg = f"{self.display} {where['endpoint']}: next link points to another origin {target.host!r}"
+            part = f" [partition {where['partition']}]" if where["partition"] else ""
+            msg = f"{self.display} {where['endpoint']}: next link points to another origin {target.host!r}{part}"
             raise MalformedResponseError(self.redact(msg), **where)
 
     # -- JSON ------------------------------------------------------------
@@ -272,6 +273,9 @@ class ApiClient:
         except ValueError as exc:
             msg = f"{label}: invalid or truncated JSON ({exc.msg} at char {exc.pos} of {len(text)}){part}: "
             raise MalformedResponseError(self.redact(msg + self._excerpt(response)), **where) from None
+        except RecursionError:
+            msg = f"{label}: JSON nested too deeply to read ({len(text)} chars){part}: "
+            raise MalformedResponseError(self.redact(msg + self._excerpt(response)), **where) from None
         if not isinstance(data, expect):
             msg = f"{label}: expected a JSON {expect.__name__}, got {type(data).__name__}{part}"
             raise MalformedResponseError(self.redact(f"{msg}: {self._excerpt(response)}"), **where)
@@ -304,14 +308,15 @@ class ApiClient:
         ``empty_on`` (e.g. Jira project search's 404 for "no match") ends the listing with no pages.
         """
         where = {"source": self.api, "endpoint": endpoint_label, "partition": _partition_key(partition)}
+        part = f" [partition {where['partition']}]" if where["partition"] else ""
         seen: set[PageRequest] = set()
         request: PageRequest | None = paginator.first_request()
         while request is not None:
             if request in seen:
-                msg = f"{self.display} {endpoint_label}: page request repeated after {len(seen)} pages"
+                msg = f"{self.display} {endpoint_label}: page request repeated after {len(seen)} pages{part}"
                 raise PaginationError(self.redact(f"{msg}: {request.describe()[:300]}"), **where)
             if len(seen) >= max_pages:
-                msg = f"{self.display} {endpoint_label}: page cap of {max_pages} reached without a last page"
+                msg = f"{self.display} {endpoint_label}: page cap of {max_pages} reached without a last page{part}"
                 raise PaginationError(msg, **where)
             seen.add(request)
             kwargs = {"params": list(request.params) or None, "json": request.body()}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -36,6 +37,7 @@ from connectors.jira_mapping import (
     can_look_up,
     failure_id,
     is_restricted,
+    issue_id,
     issue_to_document,
     lookup_ids,
     project_clause,
@@ -155,7 +157,12 @@ class JiraConnector:
         }
         data = self.client.get_json("POST", SEARCH_PATH, json=body, endpoint_label=f"POST {SEARCH_PATH} (oldest)")
         issues = self._list_of(data, "issues", f"POST {SEARCH_PATH}", None)
-        return parse_timestamp(issues[0]["fields"]["updated"]) if issues else None
+        if not issues:
+            return None
+        try:
+            return parse_timestamp(str(issues[0]["fields"]["updated"]))
+        except (KeyError, TypeError, ValueError):
+            return window.start  # an unreadable probe only costs the shortcut: read the whole window
 
     def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:
         """Partitions (≤ 500 ids or keys each) re-reading issues that failed in earlier runs, whatever their window.
@@ -270,14 +277,14 @@ class JiraConnector:
             total = embedded.get("total")
             if not isinstance(total, int) or total <= len(comments):
                 return comments
-        return list(self.issue_comments(str(raw["id"]), partition=partition))
+        return list(self.issue_comments(issue_id(raw), partition=partition))  # a non-numeric id fails here
 
     def issue_comments(self, issue_id: str, *, partition: Partition | None = None) -> Iterator[Mapping[str, Any]]:
         """Every comment of one issue, oldest first, deduplicated by id.
 
         Raises PaginationError when the listing ends with fewer unique comments than its ``total``.
         """
-        path = f"/rest/api/3/issue/{issue_id}/comment"
+        path = f"/rest/api/3/issue/{quote(issue_id, safe='')}/comment"  # "1/../2" must not reach another issue
         where = self._listing(f"GET {path}", partition)
         pager = OffsetPaginator(
             PageRequest.build("GET", path, {"orderBy": "created"}),
@@ -305,6 +312,8 @@ class JiraConnector:
         """
         found: dict[str, tuple[str, str]] = {}
         for issue in self._bulkfetch(sorted({str(i) for i in ids}), ["summary"], None):
+            if issue.get("id") is None or not issue.get("key"):
+                continue  # an entry without id or key resolves nothing: its worklogs say "not visible in Jira"
             found[str(issue["id"])] = (str(issue["key"]), str((issue.get("fields") or {}).get("summary") or ""))
         return found
 

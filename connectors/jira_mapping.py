@@ -8,8 +8,9 @@ to the ``acl`` (``jira:role:<name>``, ``jira:group:<name>``, ``jira:jsm:internal
 readers who hold all of them.
 
 Failure ids: an issue that cannot be mapped is the failure ``jira:<id>``; one without a numeric ``id`` is
-``jira:<KEY>`` (never a Document id: those are numeric, so the key cannot collide with one), and one with neither
-is ``jira:unidentified-<digest of the raw issue>``, which cannot be looked up by id or key.
+``jira:<KEY>`` (never a Document id: those are numeric — ``issue_id`` refuses any other — so the key cannot collide
+with one), and one with neither is ``jira:unidentified-<digest of the raw issue>``, which cannot be looked up by id
+or key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from connectors.adf import adf_to_text
 from connectors.base import epoch_ms, parse_timestamp
@@ -29,6 +31,7 @@ __all__ = [
     "can_look_up",
     "failure_id",
     "is_restricted",
+    "issue_id",
     "issue_to_document",
     "lookup_ids",
     "project_clause",
@@ -62,6 +65,16 @@ def lookup_ids(doc_ids: Iterable[str]) -> list[str]:
         (n for n in natives if not _is_numeric(n)), key=lambda k: (k.rpartition("-")[0], int(k.rpartition("-")[2]))
     )
     return ids + keys
+
+
+def issue_id(raw: Mapping[str, Any]) -> str:
+    """The issue's numeric id (Jira sends a string; a JSON number is read the same). KeyError when absent,
+    ValueError when not numeric: such an id would collide with a key-form failure id, or point a URL elsewhere."""
+    ident = raw["id"]
+    text = "" if isinstance(ident, bool) else str(ident).strip()
+    if not _is_numeric(text):
+        raise ValueError(f"issue id {ident!r} is not numeric")
+    return text
 
 
 def failure_id(raw: Any) -> str:
@@ -164,11 +177,11 @@ def issue_to_document(
         "security_level": level or "none",
     }
     return Document(
-        id=f"jira:{raw['id']}",
+        id=f"jira:{issue_id(raw)}",
         source="jira",
         title=f"{key}: {summary}",
         text="\n\n".join(p for p in parts if p),
-        url=f"{base_url.rstrip('/')}/browse/{key}",
+        url=f"{base_url.rstrip('/')}/browse/{quote(key, safe='')}",  # a key is data: it must not add a path or query
         created_at=parse_timestamp(fields["created"]),
         updated_at=parse_timestamp(fields["updated"]),
         metadata={k: v for k, v in metadata.items() if v is not None},

@@ -8,6 +8,8 @@ cached per connector.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +27,7 @@ from connectors.jira import JiraConnector
 from connectors.paginators import NextUrlPaginator, PageRequest
 from ingest.document import Document, MetadataValue
 
-__all__ = ["TempoConnector", "worklog_to_document"]
+__all__ = ["TempoConnector", "failure_id", "worklog_to_document"]
 
 WORKLOGS_PATH = "/4/worklogs"
 PAGE_SIZE = 5000  # v4's maximum: fewest requests against a 5 req/s quota
@@ -88,6 +90,17 @@ def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url
         updated_at=parse_timestamp(raw["updatedAt"]),
         metadata={k: v for k, v in metadata.items() if v is not None},
     )
+
+
+def failure_id(raw: Any) -> str:
+    """The ledger id of a worklog that could not be mapped: ``tempo:<tempoWorklogId>``, else
+    ``tempo:unidentified-<digest of the raw worklog>`` (two id-less worklogs are two failures, not one)."""
+    ident = raw.get("tempoWorklogId") if isinstance(raw, Mapping) else None
+    text = "" if ident is None else str(ident).strip()
+    if text:
+        return f"tempo:{text}"
+    digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"tempo:unidentified-{digest}"
 
 
 def _updated(raw: Mapping[str, Any]) -> datetime | None:
@@ -165,16 +178,18 @@ class TempoConnector:
             "to": WIDE_TO,
             "limit": PAGE_SIZE,
         }
-        seen: set[int] = set()
+        seen: set[str] = set()
         for worklogs in self._pages(params, partition):
             batch = [w for w in worklogs if self._in_partition(w, partition)]
             self._resolve_issues(batch)
             for raw in batch:
                 worklog_id = raw.get("tempoWorklogId")
-                # Offset paging over a moving set can repeat a row; the id is the dedupe key.
-                if worklog_id in seen:
-                    continue
-                seen.add(worklog_id)
+                # Offset paging over a moving set can repeat a row; the id is the dedupe key. A row without
+                # one is never a repeat: each becomes its own failure.
+                if worklog_id is not None:
+                    if str(worklog_id) in seen:
+                        continue
+                    seen.add(str(worklog_id))
                 yield self._worklog_or_failure(raw)
 
     def list_ids(self, scope: str = "all") -> Iterator[str]:
@@ -227,4 +242,4 @@ class TempoConnector:
             return worklog_to_document(raw, issue, self.jira.base_url)
         except _MAPPING_ERRORS as exc:
             reason = f"unmappable worklog: {type(exc).__name__}: {exc}"[:1000]
-            return FetchFailure(id=f"tempo:{raw.get('tempoWorklogId', '?')}", reason=reason, updated_at=_updated(raw))
+            return FetchFailure(id=failure_id(raw), reason=reason, updated_at=_updated(raw))

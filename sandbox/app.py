@@ -13,10 +13,13 @@ again. Requests refused for breaking a limit are tallied by the modules via ``ct
 Control API (never subject to faults, never counted):
 
 - ``GET  /_control/counters`` → ``{"counters", "rejections", "faults", "now"}``
-- ``POST /_control/reset`` → zero the counters, restore the clock, the profile and overrides, and call each
-  spec's ``control("reset", {})``
+- ``POST /_control/reset`` → zero the counters, restore the clock, the profile and overrides, drop canned
+  responses, and call each spec's ``control("reset", {})``
 - ``POST /_control/clock`` ``{"advance_seconds": n}`` or ``{"set": "<iso>"}`` → ``{"now"}``
 - ``GET|POST /_control/faults`` ``{"profile": "...", "<api>": {switches}}`` → the effective switches
+- ``GET|POST /_control/canned`` ``{"api", "path_contains", "query", "body_contains", "status", "content_type",
+  "body_b64" | "body", "times"}`` → serve that raw response instead of the API's for the next ``times`` matching
+  requests (sandbox/canned.py); GET lists the entries with their remaining and served counts
 - ``POST /_control/<api>/<action>`` body → ``spec.control(action, body)`` (404 when the API has no control)
 """
 
@@ -33,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from sandbox.canned import CannedResponses
 from sandbox.context import ApiSpec, SandboxContext
 from sandbox.faults import FaultLayer, Faults
 
@@ -77,22 +81,39 @@ def load_specs(ctx: SandboxContext) -> dict[str, ApiSpec]:
 def build_app(
     ctx: SandboxContext, profile: str = "none", overrides: dict[str, dict[str, Any]] | None = None
 ) -> SandboxApp:
-    """The whole sandbox as one ASGI app. ``app.state`` holds ``ctx``, ``specs`` and ``faults``."""
+    """The whole sandbox as one ASGI app. ``app.state`` holds ``ctx``, ``specs``, ``faults`` and ``canned``."""
     specs = load_specs(ctx)
     faults = Faults(ctx, specs, profile=profile, overrides=overrides)
+    canned = CannedResponses(set(specs))
     start = ctx.clock.now()
-    routes: list[BaseRoute] = _control_routes(ctx, specs, faults, start)
+    routes: list[BaseRoute] = [*_control_routes(ctx, specs, faults, start, canned), _canned_route(canned)]
     ordered = sorted(specs.values(), key=lambda spec: spec.prefix == "")  # root mount last
     for spec in ordered:
-        routes.append(Mount(spec.prefix, app=FaultLayer(spec.app, spec, ctx, faults), name=spec.name))
+        routes.append(Mount(spec.prefix, app=FaultLayer(spec.app, spec, ctx, faults, canned), name=spec.name))
     app = SandboxApp(routes=routes)
     app.state.ctx = ctx
     app.state.specs = specs
     app.state.faults = faults
+    app.state.canned = canned
     return app
 
 
-def _control_routes(ctx: SandboxContext, specs: dict[str, ApiSpec], faults: Faults, start: datetime) -> list[BaseRoute]:
+def _canned_route(canned: CannedResponses) -> BaseRoute:
+    async def canned_responses(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            try:
+                entry = canned.add(await _json_body(request))
+            except (ValueError, TypeError) as exc:
+                return _bad(f"canned: {exc}")
+            return JSONResponse({"id": entry.id, **canned.describe()})
+        return JSONResponse(canned.describe())
+
+    return Route("/_control/canned", canned_responses, methods=["GET", "POST"])
+
+
+def _control_routes(
+    ctx: SandboxContext, specs: dict[str, ApiSpec], faults: Faults, start: datetime, canned: CannedResponses
+) -> list[BaseRoute]:
     async def counters(request: Request) -> JSONResponse:
         with ctx.lock:
             body = {
@@ -109,6 +130,7 @@ def _control_routes(ctx: SandboxContext, specs: dict[str, ApiSpec], faults: Faul
             ctx.rejections.clear()
         ctx.clock.set(start)
         faults.reset()
+        canned.clear()
         for spec in specs.values():
             if spec.control is not None:
                 spec.control("reset", {})

@@ -16,6 +16,9 @@ the constructor or ``POST /_control/faults`` win over the profile. The switches 
     retry_after          seconds announced by injected 429s (default 0.5)
     fault_path           when set, injected faults hit only paths containing this string (e.g. "/search/jql")
 
+Canned responses (sandbox/canned.py, ``POST /_control/canned``) are answered here too, before latency, quota
+and faults, and tallied as ``"<api> canned"``.
+
 API modules may keep their own switches in the same ``ctx.settings[api]`` dict (e.g. Pinecone's
 ``visibility_lag_s``); this layer ignores keys it does not know. Random draws come from one RNG per API seeded
 from ``ctx.seed``, so a run with the same seed and the same request order injects the same faults.
@@ -35,6 +38,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.canned import CannedResponses
 from sandbox.context import ApiSpec, SandboxContext
 
 __all__ = ["PROFILES", "FaultLayer", "Faults", "TokenBucket", "profile_switches"]
@@ -197,18 +201,34 @@ class Faults:
 class FaultLayer:
     """ASGI middleware around one API: counts the request, then applies latency, quota and injected faults."""
 
-    def __init__(self, app: ASGIApp, spec: ApiSpec, ctx: SandboxContext, faults: Faults) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        spec: ApiSpec,
+        ctx: SandboxContext,
+        faults: Faults,
+        canned: CannedResponses | None = None,
+    ) -> None:
         self.app = app
         self.spec = spec
         self.ctx = ctx
         self.faults = faults
+        self.canned = canned
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         api = self.spec.name
-        self.ctx.count(api, scope["method"], scope["path"][len(self.spec.prefix) :] or "/")
+        route = scope["path"][len(self.spec.prefix) :] or "/"
+        self.ctx.count(api, scope["method"], route)
+        if self.canned is not None and self.canned.waiting_for(api):
+            body, receive = await _buffered(receive)
+            canned = self.canned.take(api, scope["method"], route, scope.get("query_string", b""), body)
+            if canned is not None:
+                self.faults.injected[f"{api} canned"] += 1
+                await canned(scope, receive, send)
+                return
         switches = self.faults.switches(api)
         if switches["latency_ms"]:
             await asyncio.sleep(float(switches["latency_ms"]) / 1000)
@@ -237,6 +257,29 @@ class FaultLayer:
             await self.app(scope, receive, _truncating(send))
         else:
             await self.app(scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole request body; return it and a ``receive`` that replays it to the app."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 def _truncating(send: Send) -> Send:
