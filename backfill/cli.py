@@ -5,30 +5,62 @@ Exit code 0 only when everything the command claims was verified.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from backfill import commands_ops
+from backfill.prefect_server import PrefectServerError, prefect_api_for_command
 from backfill.settings import SettingsError
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 console = Console(stderr=True)
-app.command()(commands_ops.status)
-app.add_typer(commands_ops.alerts_app, name="alerts")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a clear error (never a traceback for expected failures) and return the exit to raise."""
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _with_prefect_api(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that always talks to Prefect under one Prefect API (PREFECT_API_URL or one temporary server)."""
+
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with prefect_api_for_command():
+                return command(*args, **kwargs)
+        except PrefectServerError as exc:
+            raise fail(str(exc), code=2) from None
+
+    return wrapper
+
+
+def _alerts_app() -> typer.Typer:
+    """``backfill alerts``: commands_ops's group, each command under one Prefect API."""
+    group = typer.Typer(no_args_is_help=True, add_completion=False, help=commands_ops.alerts_app.info.help)
+    for info in commands_ops.alerts_app.registered_commands:
+        wrapped = copy.copy(info)
+        wrapped.callback = _with_prefect_api(info.callback) if info.callback else None
+        group.registered_commands.append(wrapped)
+    return group
+
+
+# `status` reaches Prefect only for a BACKFILL_RESULTS_BLOCK (production, where PREFECT_API_URL is set): starting a
+# temporary server for every local `status` would cost seconds for nothing, so it is registered as it is.
+app.command()(commands_ops.status)
+app.add_typer(_alerts_app(), name="alerts")
 
 
 @app.command()
@@ -86,7 +118,7 @@ def ingest(
 
     try:
         summary = ingest_file(file, dry_run=dry_run, max_tokens=max_tokens, progress=not as_json)
-    except (SettingsError, JsonlError) as exc:
+    except (SettingsError, JsonlError, PrefectServerError) as exc:
         raise fail(str(exc), code=2) from None
     if as_json:
         _print_json(summary)
@@ -117,7 +149,7 @@ def run(
             source, days_back=days_back, since=since, full=full, resume=not no_resume, projects=project,
             active_only=not include_archived, progress=not as_json,
         )  # fmt: skip
-    except (SettingsError, ValueError) as exc:
+    except (SettingsError, ValueError, PrefectServerError) as exc:
         raise fail(str(exc), code=2) from None
     if as_json:
         _print_json(summary)
@@ -137,7 +169,10 @@ def demo(
     from backfill.demo import run_demo
 
     # Wide enough for the coverage table even when stdout is not a terminal (CI logs, `make demo | tee`).
-    result = run_demo(Console(width=max(Console().width, 150)), scale=scale)
+    try:
+        result = run_demo(Console(width=max(Console().width, 150)), scale=scale)
+    except PrefectServerError as exc:
+        raise fail(str(exc), code=2) from None
     if not result["ok"]:
         raise fail("the demo did not verify every source (see above)")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from backfill.prefect_server import prefect_api_for_command
 from backfill.running import SOURCES, run_source_flow
 
 __all__ = ["DEMO_QUERIES", "DEMO_SCALE", "run_demo"]
@@ -25,7 +26,10 @@ _SANDBOX_VARS = ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "TEMPO_API_URL", "T
 
 
 def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[str, Any]:
-    """Run the demo end to end. Returns {"runs": {source: summary}, "coverage": ..., "ok": bool}."""
+    """Run the demo end to end. Returns {"runs": {source: summary}, "coverage": ..., "ok": bool}.
+
+    Raises ``PrefectServerError`` when there is no Prefect API and the temporary server cannot start.
+    """
     from sandbox.server import start_sandbox
 
     console = console or Console()
@@ -37,7 +41,9 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
     # The demo's own output (progress bars, tables) is the story; Prefect's INFO lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     runs: dict[str, Any] = {}
-    with start_sandbox(seed=42, scale=scale, profile="none") as sandbox:
+    # One Prefect API for every flow of the demo: PREFECT_API_URL, else one temporary server started (and waited for,
+    # however slow its first start) before the first flow; each run_source_flow reuses it.
+    with prefect_api_for_command(), start_sandbox(seed=42, scale=scale, profile="none") as sandbox:
         for name in _SANDBOX_VARS:
             os.environ[name] = sandbox.env[name]
         console.rule(f"[bold]Backfill demo[/] — sandbox on {sandbox.base_url}, scale {scale}")
@@ -45,7 +51,7 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
             console.print(f"[bold]{source}[/]: fetch → chunk → embed (local model) → LanceDB → verify")
             runs[source] = run_source_flow(source, progress=True)
             _print_run(console, source, runs[source])
-    coverage = _print_coverage(console)
+        coverage = _print_coverage(console)
     _print_searches(console)
     home = Path(os.environ.get("BACKFILL_HOME", ".backfill")).resolve()
     console.print(

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from backfill.prefect_server import prefect_api_for_command
 from backfill.settings import load_settings
 from ingest.errors import IngestError
 from ingest.jsonl import validate_file
@@ -19,13 +20,15 @@ def ingest_file(
     """Ingest a JSON-lines file through the ingest flow. Returns the run summary; status says if it verified.
 
     Settings and every line of the file are validated before the flow starts, so bad input writes nothing.
+    Raises ``PrefectServerError`` when there is no Prefect API and the temporary server cannot start.
     """
     load_settings()
     total = validate_file(path)
     from flows.ingest_subflow import ingest_subflow  # imported late: Prefect is slow to import and not needed to fail
     from flows.progress import PROGRESS_LISTENERS
 
-    with _ProgressBar(enabled=progress) as bar:
+    # One Prefect API for the run, started only now that the input is known good (PrefectServerError if none).
+    with prefect_api_for_command(), _ProgressBar(enabled=progress) as bar:
         PROGRESS_LISTENERS.append(bar.update)
         try:
             return ingest_subflow(
@@ -58,7 +61,8 @@ def run_source_flow(
 ) -> dict[str, Any]:
     """Run one source's flow in this process (with a terminal progress bar). Returns the summary.
 
-    A failure of any kind comes back as ``status: failed`` with the error text (secrets redacted upstream).
+    A failure of any kind comes back as ``status: failed`` with the error text (secrets redacted upstream), except
+    ``PrefectServerError``: there is no Prefect API to run the flow on, and the temporary server could not start.
     """
     from datetime import date
 
@@ -77,7 +81,8 @@ def run_source_flow(
     from flows.progress import PROGRESS_LISTENERS
 
     flow = _flow_for(source)
-    with _ProgressBar(enabled=progress) as bar:
+    # Reuses the caller's Prefect API (the demo's one server) or starts one; PrefectServerError if none can start.
+    with prefect_api_for_command(), _ProgressBar(enabled=progress) as bar:
         PROGRESS_LISTENERS.append(bar.update)
         try:
             return flow(**kwargs)
