@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from rich.markup import escape
 from backfill import commands_ops
 from backfill.prefect_server import PrefectServerError, prefect_api_for_command
 from backfill.settings import SettingsError
+from connectors.registry import SOURCES, SourceSpec
 
 __all__ = ["app"]
 
@@ -130,35 +132,64 @@ def ingest(
         raise typer.Exit(1)
 
 
-@app.command()
-def run(
-    source: Annotated[str, typer.Argument(help="jira or tempo.")],
-    days_back: Annotated[int | None, typer.Option(min=1, help="Items updated in the last N days.")] = None,
-    since: Annotated[str | None, typer.Option(help="Items updated since this date (YYYY-MM-DD, UTC).")] = None,
-    full: Annotated[bool, typer.Option(help="The source's whole history.")] = False,
-    project: Annotated[list[str] | None, typer.Option(help="Jira project key (repeatable).")] = None,
-    include_archived: Annotated[bool, typer.Option(help="Jira: also archived projects.")] = False,
-    no_resume: Annotated[bool, typer.Option("--no-resume", help="Refetch partitions a crashed run cached.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as one JSON object.")] = False,
-) -> None:
-    """Run one source: plan → fetch → ingest → verify → commit. Exits non-zero unless everything verified."""
-    from backfill.running import run_source_flow
+run_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Run one source: plan → fetch → ingest → verify → commit. Exits non-zero unless everything verified.",
+)
+app.add_typer(run_app, name="run")
 
-    try:
-        summary = run_source_flow(
-            source, days_back=days_back, since=since, full=full, resume=not no_resume, projects=project,
-            active_only=not include_archived, progress=not as_json,
-        )  # fmt: skip
-    except (SettingsError, ValueError, PrefectServerError) as exc:
-        raise fail(str(exc), code=2) from None
-    if as_json:
-        _print_json(summary)
-    else:
-        from backfill.reporting import print_summary
 
-        print_summary(summary)
-    if summary.get("status") != "verified":
-        raise typer.Exit(1)
+def _run_source_command(spec: SourceSpec) -> Callable[..., None]:
+    """``backfill run <source>``: the common window options plus the source's own (from its registry entry)."""
+
+    def command(
+        days_back: int | None, since: str | None, full: bool, no_resume: bool, as_json: bool, **given: Any
+    ) -> None:
+        from backfill.running import run_source_flow
+
+        filters = {option.param: option.value(given[option.param]) for option in spec.filters}
+        try:
+            summary = run_source_flow(
+                spec.name, days_back=days_back, since=since, full=full, resume=not no_resume, filters=filters,
+                progress=not as_json,
+            )  # fmt: skip
+        except (SettingsError, ValueError, PrefectServerError) as exc:
+            raise fail(str(exc), code=2) from None
+        if as_json:
+            _print_json(summary)
+        else:
+            from backfill.reporting import print_summary
+
+            print_summary(summary)
+        if summary.get("status") != "verified":
+            raise typer.Exit(1)
+
+    what = spec.what
+    common = [
+        _option("days_back", int | None, None, typer.Option(min=1, help=f"{what.title()} updated in the last N days.")),
+        _option("since", str | None, None, typer.Option(help=f"{what.title()} updated since YYYY-MM-DD (UTC).")),
+        _option("full", bool, False, typer.Option(help=f"Every one of the source's {what}.")),
+        _option("no_resume", bool, False, typer.Option("--no-resume", help="Refetch partitions a crashed run cached.")),
+        _option("as_json", bool, False, typer.Option("--json", help="Print the run summary as one JSON object.")),
+    ]  # fmt: skip
+    own = [
+        _option(o.param, list[str] | None, None, typer.Option(o.option, help=o.help))
+        if o.repeatable
+        else _option(o.param, bool, False, typer.Option(o.option, help=o.help))
+        for o in spec.filters
+    ]
+    command.__signature__ = inspect.Signature([*common, *own])  # type: ignore[attr-defined]
+    command.__doc__ = f"Run {spec.display}: plan → fetch → ingest → verify → commit."
+    return command
+
+
+def _option(name: str, kind: Any, default: Any, info: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info])
+
+
+for _spec in SOURCES.values():
+    run_app.command(_spec.name)(_run_source_command(_spec))
 
 
 @app.command()

@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 
 from backfill.prefect_server import prefect_api_for_command
-from backfill.running import SOURCES, run_source_flow
+from backfill.running import run_source_flow
+from connectors.registry import SOURCES, SourceSpec, freshness_defaults
 
 __all__ = ["DEMO_QUERIES", "DEMO_SCALE", "run_demo"]
 
@@ -21,8 +22,6 @@ __all__ = ["DEMO_QUERIES", "DEMO_SCALE", "run_demo"]
 # the 5-minute budget on 2 cores (it does ~60 chunks/s).
 DEMO_SCALE = 0.02
 DEMO_QUERIES = ("checkout times out during the holiday traffic peak", "expired OAuth tokens", "Kafka rebalance")
-# Only the source APIs come from the sandbox: the demo embeds locally and stores in LanceDB.
-_SANDBOX_VARS = ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "TEMPO_API_URL", "TEMPO_API_TOKEN")
 
 
 def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[str, Any]:
@@ -41,16 +40,18 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
     # The demo's own output (progress bars, tables) is the story; Prefect's INFO lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     runs: dict[str, Any] = {}
+    specs = demo_sources()
     # One Prefect API for every flow of the demo: PREFECT_API_URL, else one temporary server started (and waited for,
     # however slow its first start) before the first flow; each run_source_flow reuses it.
     with prefect_api_for_command(), start_sandbox(seed=42, scale=scale, profile="none") as sandbox:
-        for name in _SANDBOX_VARS:
-            os.environ[name] = sandbox.env[name]
+        # Only the source APIs come from the sandbox: the demo embeds locally and stores in LanceDB.
+        for spec in specs:
+            os.environ.update({name: sandbox.env[name] for name in spec.env})
         console.rule(f"[bold]Backfill demo[/] — sandbox on {sandbox.base_url}, scale {scale}")
-        for source in SOURCES:
-            console.print(f"[bold]{source}[/]: fetch → chunk → embed (local model) → LanceDB → verify")
-            runs[source] = run_source_flow(source, progress=True)
-            _print_run(console, source, runs[source])
+        for spec in specs:
+            console.print(f"[bold]{spec.name}[/]: fetch → chunk → embed (local model) → LanceDB → verify")
+            runs[spec.name] = run_source_flow(spec.name, progress=True)
+            _print_run(console, spec.name, runs[spec.name])
         coverage = _print_coverage(console)
     _print_searches(console)
     home = Path(os.environ.get("BACKFILL_HOME", ".backfill")).resolve()
@@ -60,6 +61,11 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
     )
     ok = all(run.get("status") == "verified" for run in runs.values()) and not coverage["stale"]
     return {"runs": runs, "coverage": coverage, "ok": ok}
+
+
+def demo_sources() -> list[SourceSpec]:
+    """The registered sources the demo runs (each entry's ``in_demo``)."""
+    return [spec for spec in SOURCES.values() if spec.in_demo]
 
 
 def _print_run(console: Console, source: str, summary: dict[str, Any]) -> None:
@@ -79,7 +85,10 @@ def _print_coverage(console: Console) -> dict[str, Any]:
     from backfill.settings import load_settings
     from flows.runtime import state_backend
 
-    report = coverage_report(state_backend(load_settings()), resolve_now(), sources=SOURCES)
+    names = [spec.name for spec in demo_sources()]
+    report = coverage_report(
+        state_backend(load_settings()), resolve_now(), sources=names, registered=freshness_defaults()
+    )
     print_coverage(report, console)
     return report.as_json()
 

@@ -23,8 +23,7 @@ from pydantic import BaseModel
 from backfill.state import SourceState, StateBackend
 
 __all__ = [
-    "DEFAULT_THRESHOLD_HOURS",
-    "EXPECTED_SOURCES",
+    "FALLBACK_THRESHOLD_HOURS",
     "CoverageReport",
     "FreshnessError",
     "SourceFreshness",
@@ -38,18 +37,10 @@ __all__ = [
 
 Status = Literal["fresh", "stale", "never"]
 
-# Every deployed source syncs at least daily; 26 h = one day plus room for a slow or retried run.
-DEFAULT_THRESHOLD_HOURS: dict[str, float] = {
-    "jira": 26.0,
-    "tempo": 26.0,
-    "slack": 26.0,
-    "notion": 26.0,
-    "github": 26.0,
-    "fireflies": 26.0,
-}
+# Every deployed source syncs at least daily; 26 h = one day plus room for a slow or retried run. Each source's own
+# default comes from its registry entry (connectors/registry.py ``freshness_defaults``), passed in by the callers:
+# this module knows no source by name.
 FALLBACK_THRESHOLD_HOURS = 26.0
-# Sources deployed today; coverage always lists them, even before their first run. Override: BACKFILL_SOURCES.
-EXPECTED_SOURCES: tuple[str, ...] = ("jira", "tempo")
 
 
 class FreshnessError(ValueError):
@@ -126,13 +117,16 @@ class CoverageReport(BaseModel):
         ]
 
 
-def threshold_for(source: str, env: Mapping[str, str] | None = None) -> timedelta:
-    """The freshness threshold of ``source``: ``BACKFILL_FRESHNESS_<SOURCE>_HOURS`` or the default."""
+def threshold_for(
+    source: str, env: Mapping[str, str] | None = None, default_hours: float = FALLBACK_THRESHOLD_HOURS
+) -> timedelta:
+    """The freshness threshold of ``source``: ``BACKFILL_FRESHNESS_<SOURCE>_HOURS``, else ``default_hours`` (its
+    registry entry's)."""
     env = os.environ if env is None else env
     name = f"BACKFILL_FRESHNESS_{source.upper()}_HOURS"
     raw = env.get(name)
     if raw is None or raw.strip() == "":
-        return timedelta(hours=DEFAULT_THRESHOLD_HOURS.get(source, FALLBACK_THRESHOLD_HOURS))
+        return timedelta(hours=default_hours)
     try:
         hours = float(raw)
     except ValueError:
@@ -158,12 +152,12 @@ def resolve_now(value: datetime | str | None = None, env: Mapping[str, str] | No
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def expected_sources(env: Mapping[str, str] | None = None) -> list[str]:
-    """Sources coverage must always list: ``BACKFILL_SOURCES`` (comma-separated) or the deployed ones."""
+def expected_sources(env: Mapping[str, str] | None = None, registered: Iterable[str] = ()) -> list[str]:
+    """Sources coverage must always list: ``BACKFILL_SOURCES`` (comma-separated) or the registered ones."""
     env = os.environ if env is None else env
     raw = env.get("BACKFILL_SOURCES")
     if not raw:
-        return list(EXPECTED_SOURCES)
+        return list(registered)
     return [s.strip().lower() for s in raw.split(",") if s.strip()]
 
 
@@ -202,10 +196,18 @@ def coverage_report(
     now: datetime,
     sources: Iterable[str] | None = None,
     env: Mapping[str, str] | None = None,
+    registered: Mapping[str, float] | None = None,
 ) -> CoverageReport:
-    """Coverage of ``sources`` (default: the expected sources plus every source the backend knows)."""
-    names = list(sources) if sources else sorted(set(expected_sources(env)) | set(backend.sources()))
-    rows = [assess(backend.load(name), now, threshold_for(name, env)) for name in names]
+    """Coverage of ``sources`` (default: the expected sources plus every source the backend knows).
+
+    ``registered``: each registered source's default threshold in hours (connectors/registry.py).
+    """
+    defaults = dict(registered or {})
+    names = list(sources) if sources else sorted(set(expected_sources(env, defaults)) | set(backend.sources()))
+    rows = [
+        assess(backend.load(name), now, threshold_for(name, env, defaults.get(name, FALLBACK_THRESHOLD_HOURS)))
+        for name in names
+    ]
     return CoverageReport(now=now, sources=rows)
 
 

@@ -11,7 +11,7 @@ from backfill.settings import load_settings
 from ingest.errors import IngestError
 from ingest.jsonl import validate_file
 
-__all__ = ["ingest_file"]
+__all__ = ["ingest_file", "load_flow", "run_source_flow"]
 
 
 def ingest_file(
@@ -45,9 +45,6 @@ def ingest_file(
             PROGRESS_LISTENERS.remove(bar.update)
 
 
-SOURCES = ("jira", "tempo")
-
-
 def run_source_flow(
     source: str,
     *,
@@ -55,37 +52,36 @@ def run_source_flow(
     since: str | None = None,
     full: bool = False,
     resume: bool = True,
-    projects: list[str] | None = None,
-    active_only: bool = True,
+    filters: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run one source's flow in this process (with a terminal progress bar). Returns the summary.
+    """Run one registered source's flow in this process (with a terminal progress bar). Returns the summary.
 
+    ``filters`` are the source's own flow parameters (its registry entry's ``filters``, e.g. Jira's ``projects``).
     A failure of any kind comes back as ``status: failed`` with the error text (secrets redacted upstream), except
     ``PrefectServerError``: there is no Prefect API to run the flow on, and the temporary server could not start.
     """
     from datetime import date
 
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    from connectors.registry import make_connector
+    from connectors.registry import source_spec
 
+    spec = source_spec(source)  # UnknownSourceError (a ValueError) names the registered sources
+    unknown = set(filters or {}) - {option.param for option in spec.filters}
+    if unknown:
+        raise ValueError(f"{source} has no parameter(s) {', '.join(sorted(unknown))}")
     # Missing source settings fail here, naming the variables, before Prefect starts or anything is fetched.
-    make_connector(source, load_settings()).close()
-    kwargs: dict[str, Any] = {"days_back": days_back, "full": full, "resume": resume}
+    spec.build(load_settings()).close()
+    kwargs: dict[str, Any] = {"days_back": days_back, "full": full, "resume": resume, **(filters or {})}
     if since:
         kwargs["since"] = date.fromisoformat(since)
-    if source == "jira":
-        kwargs["projects"] = projects or None
-        kwargs["active_only"] = active_only
     from flows.progress import PROGRESS_LISTENERS
 
-    flow = _flow_for(source)
+    flow = load_flow(spec.flow)
     # Reuses the caller's Prefect API (the demo's one server) or starts one; PrefectServerError if none can start.
     with prefect_api_for_command(), _ProgressBar(enabled=progress) as bar:
         PROGRESS_LISTENERS.append(bar.update)
         try:
-            return flow(**kwargs)
+            return flow(**kwargs)  # type: ignore[no-any-return]
         except Exception as exc:
             report = getattr(exc, "report", None)
             return {**(asdict(report) if report else {}), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
@@ -93,14 +89,13 @@ def run_source_flow(
             PROGRESS_LISTENERS.remove(bar.update)
 
 
-def _flow_for(source: str) -> Any:
-    if source == "jira":
-        from flows.jira import jira_backfill
+def load_flow(entrypoint: str) -> Any:
+    """The flow object an entrypoint names (``flows/jira.py:jira_backfill``, as in prefect.yaml)."""
+    import importlib
 
-        return jira_backfill
-    from flows.tempo import tempo_backfill
-
-    return tempo_backfill
+    path, _, name = entrypoint.partition(":")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return getattr(module, name)
 
 
 class _ProgressBar:

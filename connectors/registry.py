@@ -1,27 +1,165 @@
-"""Which connector serves which source. The one place a flow asks for a connector by name."""
+"""The source registry: everything Backfill knows about a source, in one entry.
+
+A new source is one connector module, one thin flow, one ``SourceSpec`` here, its sandbox routes, a
+``<source>-sync``/``<source>-backfill`` pair in prefect.yaml and a section in docs/SOURCES.md (tests fail when either
+is missing). Everything else is derived from the entry: the CLI's ``backfill run SOURCE`` and its source options,
+``backfill demo``, status and coverage, freshness thresholds, alert automations, the Secret blocks a flow loads and
+``backfill alerts setup`` writes, client pacing, and the HTTP layer's names. No code outside a source's own modules
+asks ``if source == "…"``.
+
+Floors: this module sits with the connectors. It names a source's flow by its entrypoint string
+(``flows/jira.py:jira_backfill``) rather than importing it, so nothing here points up to ``flows/``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from backfill.settings import Settings
 from connectors.base import Connector
 from connectors.jira import JiraConnector
 from connectors.tempo import TempoConnector
 
-__all__ = ["SOURCES", "make_connector"]
+__all__ = [
+    "SERVICE_SECRETS",
+    "SOURCES",
+    "FilterOption",
+    "SourceSpec",
+    "UnknownSourceError",
+    "freshness_defaults",
+    "make_connector",
+    "secret_env_blocks",
+    "source_spec",
+]
 
-SOURCES = ("jira", "tempo")
+
+class UnknownSourceError(ValueError):
+    """A source name that is not registered; the message lists the registered ones."""
+
+
+@dataclass(frozen=True)
+class FilterOption:
+    """A source-specific run parameter: the flow parameter and the CLI option that sets it.
+
+    ``repeatable``: a list of strings (``--project ENG --project OPS``). Otherwise a flag; ``negate`` makes the flag
+    set the parameter to False (``--include-archived`` → ``active_only=False``).
+    """
+
+    param: str
+    option: str
+    help: str
+    repeatable: bool = False
+    negate: bool = False
+
+    def value(self, given: object) -> object:
+        """The flow parameter's value for what the CLI option received."""
+        if self.repeatable:
+            return sorted(given) if given else None  # type: ignore[call-overload]
+        return not given if self.negate else bool(given)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source, everything derived from it."""
+
+    name: str  # the id prefix, the CLI argument, the state file, the deployment names' stem
+    display: str  # how people write it
+    build: Callable[[Settings], Connector]  # fails naming the missing settings
+    env: tuple[str, ...]  # the variables that locate and authenticate it (what the sandbox stands in for)
+    secrets: Mapping[str, str]  # token env var → the Prefect Secret block it is loaded from at run time
+    flow: str  # the flow's entrypoint, as prefect.yaml names it
+    overlap: timedelta  # how far before the watermark an incremental run starts again
+    rate_setting: str  # the Settings field pacing its API (requests/s per process)
+    freshness_hours: float = 26.0  # stale when no verified run for this long (BACKFILL_FRESHNESS_<SOURCE>_HOURS)
+    filters: tuple[FilterOption, ...] = ()
+    in_demo: bool = True
+    what: str = "items"  # what its documents are, for help texts ("issues", "worklogs")
+    extra_secrets: Mapping[str, str] = field(default_factory=dict)  # tokens of other APIs it calls
+
+    @property
+    def all_secrets(self) -> dict[str, str]:
+        return {**self.secrets, **self.extra_secrets}
+
+
+def _jira(settings: Settings) -> Connector:
+    return JiraConnector(
+        settings,
+        rate_per_s=settings.jira_rate_per_s,
+        include_restricted_comments=settings.jira_include_restricted_comments,
+    )
+
+
+def _tempo(settings: Settings) -> Connector:
+    # Tempo worklogs carry Jira issue ids only: keys and summaries come from Jira's bulkfetch.
+    jira = JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
+    return TempoConnector(settings, jira, rate_per_s=settings.tempo_rate_per_s)
+
+
+_JIRA_SECRETS = {"JIRA_API_TOKEN": "jira-api-token"}
+
+SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec
+    for spec in (
+        SourceSpec(
+            name="jira",
+            display="Jira",
+            build=_jira,
+            env=("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
+            secrets=_JIRA_SECRETS,
+            flow="flows/jira.py:jira_backfill",
+            # Jira's search index lags writes by seconds to minutes and JQL compares at minute precision:
+            # re-reading half an hour costs little (unchanged chunks are skipped by hash) and catches late edits.
+            overlap=timedelta(minutes=30),
+            rate_setting="jira_rate_per_s",
+            what="issues",
+            filters=(
+                FilterOption("projects", "--project", "Jira project key (repeatable).", repeatable=True),
+                FilterOption("active_only", "--include-archived", "Jira: also archived projects.", negate=True),
+            ),
+        ),
+        SourceSpec(
+            name="tempo",
+            display="Tempo",
+            build=_tempo,
+            env=("TEMPO_API_URL", "TEMPO_API_TOKEN", "JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
+            secrets={"TEMPO_API_TOKEN": "tempo-api-token"},
+            extra_secrets=_JIRA_SECRETS,
+            flow="flows/tempo.py:tempo_backfill",
+            # Tempo filters on updatedAt; edits to old worklogs (backdated work dates) still carry a fresh one.
+            overlap=timedelta(minutes=30),
+            rate_setting="tempo_rate_per_s",
+            what="worklogs",
+        ),
+    )
+}
+
+# The tokens of the services every run uses (not sources): loaded from Secret blocks like the sources' tokens.
+SERVICE_SECRETS: dict[str, str] = {"OPENAI_API_KEY": "openai-api-key", "PINECONE_API_KEY": "pinecone-api-key"}
+
+
+def source_spec(name: str) -> SourceSpec:
+    """The registered source ``name``; UnknownSourceError listing the registered ones otherwise."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise UnknownSourceError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}") from None
 
 
 def make_connector(source: str, settings: Settings) -> Connector:
     """A connector for ``source`` built from settings; fails naming the missing setting(s)."""
-    if source == "jira":
-        return JiraConnector(
-            settings,
-            rate_per_s=settings.jira_rate_per_s,
-            include_restricted_comments=settings.jira_include_restricted_comments,
-        )
-    if source == "tempo":
-        # Tempo worklogs carry Jira issue ids only: keys and summaries come from Jira's bulkfetch.
-        jira = JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
-        return TempoConnector(settings, jira, rate_per_s=settings.tempo_rate_per_s)
-    raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    return source_spec(source).build(settings)
+
+
+def secret_env_blocks() -> dict[str, str]:
+    """Every token env var → its Secret block: each registered source's, then the services'."""
+    pairs: dict[str, str] = {}
+    for spec in SOURCES.values():
+        pairs.update(spec.all_secrets)
+    return {**pairs, **SERVICE_SECRETS}
+
+
+def freshness_defaults() -> dict[str, float]:
+    """Each registered source's default freshness threshold in hours."""
+    return {spec.name: spec.freshness_hours for spec in SOURCES.values()}

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from backfill.freshness import coverage_report, render_markdown, resolve_now
 from backfill.settings import load_settings
+from connectors.registry import freshness_defaults
 from flows.runtime import state_backend
 from flows.secret_env import load_secret_env
 
@@ -39,7 +40,7 @@ def coverage(
     """Coverage and freshness of every source, as a table and a markdown artifact; fails if any source is stale."""
     logger = get_run_logger()
     load_secret_env()  # tokens from Secret blocks at run time: the deployment stores none
-    report = coverage_report(state_backend(load_settings()), resolve_now(now), sources)
+    report = coverage_report(state_backend(load_settings()), resolve_now(now), sources, registered=freshness_defaults())
     create_table_artifact(key="backfill-coverage", table=report.table_rows(), description="Current Data Coverage")
     create_markdown_artifact(key="backfill-coverage-report", markdown=render_markdown(report))
     for row in report.sources:

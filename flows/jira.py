@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from prefect import flow
@@ -13,10 +13,6 @@ from backfill.planning import RunParams
 from flows.pipeline import run_name, run_source
 
 __all__ = ["jira_backfill"]
-
-# Jira's search index lags writes by seconds to minutes; re-reading a window this wide costs little (unchanged
-# chunks are skipped by content hash) and catches late-indexed edits.
-OVERLAP = timedelta(minutes=30)
 
 
 @flow(
@@ -39,4 +35,4 @@ def jira_backfill(
     """
     params = RunParams(days_back=days_back, since=since, full=full, resume=resume)
     filters = {"projects": sorted(projects) if projects else None, "active_only": active_only}
-    return run_source("jira", params, filters, OVERLAP)
+    return run_source("jira", params, filters)

@@ -31,7 +31,7 @@ from backfill.state import PendingRun, SourceState, StateBackend
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
 from connectors.http import request_counts, requests_since
-from connectors.registry import make_connector
+from connectors.registry import make_connector, source_spec
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.ingest_subflow import ingest_subflow
 from flows.progress import notify_progress
@@ -144,12 +144,7 @@ def _withheld(doc: Document) -> int:
     return sum(v for k, v in doc.metadata.items() if k.startswith("restricted_") and isinstance(v, int))
 
 
-def run_source(
-    source: str,
-    params: RunParams,
-    filters: dict[str, Any],
-    overlap: timedelta,
-) -> dict[str, Any]:
+def run_source(source: str, params: RunParams, filters: dict[str, Any]) -> dict[str, Any]:
     """One source run inside a Prefect flow. Returns the run summary; raises (so the run Fails) on any doubt.
 
     The whole run holds the source's lease (backfill/lease.py): a second run of the same source, from any entry
@@ -166,7 +161,7 @@ def run_source(
         wait_s=settings.backfill_lease_wait_s,
     )
     with lease:
-        return _run_holding_lease(source, params, filters, overlap, settings, backend, lease)
+        return _run_holding_lease(source, params, filters, source_spec(source).overlap, settings, backend, lease)
 
 
 def _run_holding_lease(

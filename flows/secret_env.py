@@ -30,20 +30,13 @@ from prefect.client.schemas.filters import (
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_logger, get_run_logger
 
+from connectors.registry import secret_env_blocks
+
 __all__ = ["SECRET_ENV_BLOCKS", "SecretBlockError", "load_secret_env"]
 
-# Environment variable → the Secret block it is read from. `backfill alerts setup` writes these blocks
-# (flows/alerts.py::SECRET_BLOCKS, the same pairs keyed by block name; a test keeps the two in step).
-SECRET_ENV_BLOCKS: dict[str, str] = {
-    "JIRA_API_TOKEN": "jira-api-token",
-    "TEMPO_API_TOKEN": "tempo-api-token",
-    "SLACK_BOT_TOKEN": "slack-bot-token",
-    "NOTION_TOKEN": "notion-token",
-    "GITHUB_TOKEN": "github-token",
-    "FIREFLIES_API_KEY": "fireflies-api-key",
-    "OPENAI_API_KEY": "openai-api-key",
-    "PINECONE_API_KEY": "pinecone-api-key",
-}
+# Environment variable → the Secret block it is read from, derived from the source registry (each source's tokens)
+# plus the services' (OpenAI, Pinecone). `backfill alerts setup` writes these very blocks.
+SECRET_ENV_BLOCKS: dict[str, str] = secret_env_blocks()
 
 _SECRET_BLOCK_TYPE = "secret"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from prefect import flow
@@ -13,9 +13,6 @@ from backfill.planning import RunParams
 from flows.pipeline import run_name, run_source
 
 __all__ = ["tempo_backfill"]
-
-# Tempo filters on updatedAt; edits to old worklogs (backdated work dates) still carry a fresh updatedAt.
-OVERLAP = timedelta(minutes=30)
 
 
 @flow(
@@ -32,4 +29,4 @@ def tempo_backfill(
 ) -> dict[str, Any]:
     """Fetch Tempo worklogs updated in the window, resolve their Jira keys, ingest, verify, advance the watermark."""
     params = RunParams(days_back=days_back, since=since, full=full, resume=resume)
-    return run_source("tempo", params, {}, OVERLAP)
+    return run_source("tempo", params, {})

@@ -31,6 +31,7 @@ def _state(source: str, last_success: datetime | None, latest: datetime | None =
 def test_default_thresholds_and_env_override() -> None:
     assert threshold_for("jira", env={}) == timedelta(hours=26)
     assert threshold_for("tempo", env={"BACKFILL_FRESHNESS_TEMPO_HOURS": "72"}) == timedelta(hours=72)
+    assert threshold_for("tempo", env={}, default_hours=6) == timedelta(hours=6)  # its registry entry's default
     assert threshold_for("brand-new-source", env={}) == timedelta(hours=26)
 
 
@@ -70,7 +71,7 @@ def test_report_lists_expected_and_known_sources(tmp_path: Path) -> None:
     backend = LocalStateBackend(tmp_path)
     backend.save(_state("jira", NOW - timedelta(hours=30), latest=NOW - timedelta(hours=31)))
     backend.save(_state("slack", NOW - timedelta(hours=2)))
-    report = coverage_report(backend, NOW, env={})
+    report = coverage_report(backend, NOW, env={}, registered={"jira": 26.0, "tempo": 26.0})
     assert [(r.source, r.status) for r in report.sources] == [("jira", "stale"), ("slack", "fresh"), ("tempo", "never")]
     assert report.stale == ["jira"]
     payload = report.as_json()
@@ -83,7 +84,7 @@ def test_report_lists_expected_and_known_sources(tmp_path: Path) -> None:
 
 def test_backfill_sources_replaces_the_expected_list() -> None:
     assert expected_sources({"BACKFILL_SOURCES": "jira, Slack"}) == ["jira", "slack"]
-    assert expected_sources({}) == ["jira", "tempo"]
+    assert expected_sources({}, registered=["jira", "tempo"]) == ["jira", "tempo"]
 
 
 def _status_app():  # the lead registers `status` on the real CLI; a one-command app runs it the same way
