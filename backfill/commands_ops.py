@@ -22,7 +22,7 @@ from backfill.settings import SettingsError, load_settings
 
 __all__ = ["alerts_app", "print_coverage", "setup", "status"]
 
-alerts_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Prefect blocks, rate limits, automations.")
+alerts_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Prefect blocks and alert automations.")
 _err = Console(stderr=True)
 
 _STATUS_STYLE = {"fresh": "green", "stale": "bold red", "never": "yellow"}
@@ -35,11 +35,12 @@ def status(
 
     Ages are measured from now, or from BACKFILL_NOW (ISO 8601) when set.
     """
+    from connectors.registry import freshness_defaults
     from flows.runtime import state_backend  # Prefect import only when the command runs
 
     try:
         settings = load_settings()
-        report = coverage_report(state_backend(settings), resolve_now())
+        report = coverage_report(state_backend(settings), resolve_now(), registered=freshness_defaults())
     except (SettingsError, FreshnessError) as exc:
         _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
@@ -89,7 +90,11 @@ def print_coverage(report: CoverageReport, console: Console | None = None) -> No
 def setup(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
 ) -> None:
-    """Create or update the results bucket, Secret and Slack blocks, rate limits and automations (idempotent)."""
+    """Create or update the results bucket, Secret and Slack blocks and the alert automations (idempotent).
+
+    Everything is validated first (settings, SLACK_WEBHOOK_URL, freshness thresholds, bucket settings): on any
+    error nothing is written and the exit code is 2. Automations are updated in place and keep their ids.
+    """
     from flows.alerts import AlertSetupError, setup_alerts
 
     try:
@@ -101,7 +106,10 @@ def setup(
         sys.stdout.write(json.dumps(done) + "\n")
         return
     console = Console()
-    for part in ("blocks", "secrets", "rate_limits", "automations"):
-        console.print(f"[bold]{part}:[/] {', '.join(done[part]) or '—'}")
+    for part in ("blocks", "secrets"):
+        console.print(f"[bold]{part}:[/] {escape(', '.join(done[part])) or '—'}", highlight=False)
+    changes = done["automation_changes"]
+    automations = ", ".join(f"{name} ({changes[name]})" for name in done["automations"])
+    console.print(f"[bold]automations:[/] {escape(automations) or '—'}", highlight=False)
     for note in done["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

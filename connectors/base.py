@@ -158,7 +158,8 @@ def parse_timestamp(value: str) -> datetime:
 class Connector(Protocol):
     """What every ``connectors/<source>.py`` offers. Implementations never import prefect and yield lazily."""
 
-    source: str
+    source: str  # the registry name and the documents' id prefix
+    display: str  # how people write it ("GitHub"): errors and reports name the source this way
 
     def partitions(self, window: Window, **filters: Any) -> list[Partition]:
         """The partitions covering ``window`` (after applying source filters such as project keys)."""

@@ -73,7 +73,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 USER_AGENT = "backfill/0.1 (+https://github.com/backfill)"
 DEFAULT_MAX_PAGES = 10_000
 _EXCERPT_CHARS = 200
-_DISPLAY = {"github": "GitHub", "openai": "OpenAI", "jira": "Jira", "tempo": "Tempo", "notion": "Notion"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +118,10 @@ class ApiClient:
         limiter: RateLimiter | None,
         retry: RetryPolicy,
         redactor: Redactor,
+        display: str | None = None,
     ) -> None:
         self.api = api
-        self.display = _DISPLAY.get(api, api.title())
+        self.display = display or api.title()  # how messages name the API: its connector's ``display``
         self._http = http
         self._auth = auth
         self._limiter = limiter
@@ -348,6 +348,7 @@ def make_client(
     extra_secrets: Collection[str] = (),
     settings: Settings | None = None,
     limiter: RateLimiter | None = None,
+    display: str | None = None,
 ) -> ApiClient:
     """Build the client for one API: base URL, pinned headers, explicit timeouts, user agent, auth, limiter.
 
@@ -371,4 +372,4 @@ def make_client(
     secrets = [*(auth.secret_values() if isinstance(auth, SecretAuth) else ()), *extra_secrets]
     limiter = limiter or shared_limiter(api, rate_per_s)
     retry = retry or RetryPolicy.from_settings(settings or load_settings())
-    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry, redactor=Redactor(secrets))
+    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry, redactor=Redactor(secrets), display=display)

@@ -92,6 +92,7 @@ class JiraConnector:
     """The Jira connector: ``partitions``, ``fetch``, ``check``, ``list_ids``, + ``bulkfetch_keys``."""
 
     source = "jira"
+    display = "Jira"
 
     def __init__(
         self,
@@ -111,7 +112,7 @@ class JiraConnector:
         self.base_url = str(settings.jira_url).rstrip("/")
         auth = BasicAuth(settings.jira_email, settings.jira_api_token, setting="JIRA_API_TOKEN")
         self.client: ApiClient = make_client(
-            "jira", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry
+            "jira", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry, display=self.display
         )
 
     def close(self) -> None:

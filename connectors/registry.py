@@ -103,8 +103,8 @@ SOURCES: dict[str, SourceSpec] = {
     spec.name: spec
     for spec in (
         SourceSpec(
-            name="jira",
-            display="Jira",
+            name=JiraConnector.source,
+            display=JiraConnector.display,
             build=_jira,
             env=("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
             secrets=_JIRA_SECRETS,
@@ -120,8 +120,8 @@ SOURCES: dict[str, SourceSpec] = {
             ),
         ),
         SourceSpec(
-            name="tempo",
-            display="Tempo",
+            name=TempoConnector.source,
+            display=TempoConnector.display,
             build=_tempo,
             env=("TEMPO_API_URL", "TEMPO_API_TOKEN", "JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
             secrets={"TEMPO_API_TOKEN": "tempo-api-token"},

@@ -114,6 +114,7 @@ class TempoConnector:
     """The Tempo connector: ``partitions``, ``fetch``, ``check``, ``list_ids``; keys resolved through Jira."""
 
     source = "tempo"
+    display = "Tempo"
 
     def __init__(
         self,
@@ -130,7 +131,7 @@ class TempoConnector:
         self.base_url = str(settings.tempo_api_url).rstrip("/")
         auth = BearerAuth(settings.tempo_api_token, setting="TEMPO_API_TOKEN")
         self.client: ApiClient = make_client(
-            "tempo", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry
+            "tempo", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry, display=self.display
         )
         self._issues: dict[str, IssueRef | None] = {}  # issue id → (key, summary); None = Jira doesn't have it
 
