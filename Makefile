@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test test-fast lint format bench clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The inner loop (under 2 minutes): everything that needs no Prefect server, no subprocess CLI and no local model.
+FAST_TESTS := tests/backfill tests/connectors tests/corpus tests/ingest tests/sandbox tests/test_house.py
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(FAST_TESTS) --deselect tests/ingest/test_ingest_local_embedder.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -247,7 +247,3 @@ def bench_sandbox(
         _print_json(result)
     else:
         print_sandbox_bench(result)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()

@@ -1,7 +1,7 @@
 """Source connectors: one module per source, one HTTP layer, one error taxonomy. Never imports prefect."""
 
 from connectors.auth import BasicAuth, BearerAuth, HeaderAuth
-from connectors.base import Connector, FetchFailure, Partition, Window, month_partitions
+from connectors.base import Connector, FetchFailure, Partition, Window
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -31,5 +31,4 @@ __all__ = [
     "TransientError",
     "Window",
     "make_client",
-    "month_partitions",
 ]

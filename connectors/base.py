@@ -22,8 +22,6 @@ __all__ = [
     "Window",
     "epoch_ms",
     "floor_minute",
-    "month_bounds",
-    "month_partitions",
     "parse_timestamp",
     "slice_bounds",
 ]
@@ -97,27 +95,6 @@ class FetchFailure(BaseModel):
     # When the record's own update time could be read: a source that re-reads failures by window (Tempo)
     # starts there instead of at the partition's start.
     updated_at: AwareDatetime | None = None
-
-
-def month_bounds(window: Window) -> list[tuple[datetime, datetime]]:
-    """Split ``[start, end)`` at UTC calendar-month boundaries; the first and last pieces may be partial."""
-    pieces: list[tuple[datetime, datetime]] = []
-    cursor = window.start
-    while cursor < window.end:
-        year, month = (cursor.year + 1, 1) if cursor.month == 12 else (cursor.year, cursor.month + 1)
-        boundary = datetime(year, month, 1, tzinfo=UTC)
-        pieces.append((cursor, min(boundary, window.end)))
-        cursor = boundary
-    return pieces
-
-
-def month_partitions(source: str, scopes: list[str], window: Window) -> list[Partition]:
-    """One partition per scope × UTC month of the window, sorted."""
-    return sorted(
-        Partition(source=source, scope=scope, start=start, end=end)
-        for scope in scopes
-        for start, end in month_bounds(window)
-    )
 
 
 def floor_minute(instant: datetime) -> datetime:

@@ -42,9 +42,6 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
-    def with_secrets(self, secrets: Iterable[str]) -> Redactor:
-        return Redactor([*self._secrets, *secrets])
-
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, _MASK)

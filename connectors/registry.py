@@ -8,27 +8,34 @@ is missing). Everything else is derived from the entry: the CLI's ``backfill run
 asks ``if source == "…"``.
 
 Floors: this module sits with the connectors. It names a source's flow by its entrypoint string
-(``flows/jira.py:jira_backfill``) rather than importing it, so nothing here points up to ``flows/``.
+(``flows.jira:jira_backfill``) rather than importing it, so nothing here points up to ``flows/``.
+
+Plugin sources, for tests and in-house sources: ``BACKFILL_EXTRA_SOURCES`` (comma-separated ``module:ATTR``, each a
+``SourceSpec``) adds entries when this module is imported, e.g. ``BACKFILL_EXTRA_SOURCES=tests.toy.spec:TOY``.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backfill.settings import Settings
+from backfill.settings import Settings, SettingsError
 from connectors.base import Connector
 from connectors.jira import JiraConnector
 from connectors.tempo import TempoConnector
 
 __all__ = [
+    "EXTRA_SOURCES_VAR",
     "SERVICE_SECRETS",
     "SOURCES",
     "FilterOption",
     "SourceSpec",
     "UnknownSourceError",
     "freshness_defaults",
+    "load_extra_sources",
     "make_connector",
     "secret_env_blocks",
     "source_spec",
@@ -69,9 +76,8 @@ class SourceSpec:
     build: Callable[[Settings], Connector]  # fails naming the missing settings
     env: tuple[str, ...]  # the variables that locate and authenticate it (what the sandbox stands in for)
     secrets: Mapping[str, str]  # token env var → the Prefect Secret block it is loaded from at run time
-    flow: str  # the flow's entrypoint, as prefect.yaml names it
+    flow: str  # the flow's entrypoint, as prefect.yaml names it ("flows.jira:jira_backfill")
     overlap: timedelta  # how far before the watermark an incremental run starts again
-    rate_setting: str  # the Settings field pacing its API (requests/s per process)
     freshness_hours: float = 26.0  # stale when no verified run for this long (BACKFILL_FRESHNESS_<SOURCE>_HOURS)
     filters: tuple[FilterOption, ...] = ()
     in_demo: bool = True
@@ -108,11 +114,10 @@ SOURCES: dict[str, SourceSpec] = {
             build=_jira,
             env=("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
             secrets=_JIRA_SECRETS,
-            flow="flows/jira.py:jira_backfill",
+            flow="flows.jira:jira_backfill",
             # Jira's search index lags writes by seconds to minutes and JQL compares at minute precision:
             # re-reading half an hour costs little (unchanged chunks are skipped by hash) and catches late edits.
             overlap=timedelta(minutes=30),
-            rate_setting="jira_rate_per_s",
             what="issues",
             filters=(
                 FilterOption("projects", "--project", "Jira project key (repeatable).", repeatable=True),
@@ -126,10 +131,9 @@ SOURCES: dict[str, SourceSpec] = {
             env=("TEMPO_API_URL", "TEMPO_API_TOKEN", "JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
             secrets={"TEMPO_API_TOKEN": "tempo-api-token"},
             extra_secrets=_JIRA_SECRETS,
-            flow="flows/tempo.py:tempo_backfill",
+            flow="flows.tempo:tempo_backfill",
             # Tempo filters on updatedAt; edits to old worklogs (backdated work dates) still carry a fresh one.
             overlap=timedelta(minutes=30),
-            rate_setting="tempo_rate_per_s",
             what="worklogs",
         ),
     )
@@ -163,3 +167,41 @@ def secret_env_blocks() -> dict[str, str]:
 def freshness_defaults() -> dict[str, float]:
     """Each registered source's default freshness threshold in hours."""
     return {spec.name: spec.freshness_hours for spec in SOURCES.values()}
+
+
+# -- plugin sources (tests, in-house sources) -----------------------------------------------------------------
+
+EXTRA_SOURCES_VAR = "BACKFILL_EXTRA_SOURCES"
+
+
+def load_extra_sources(raw: str | None) -> dict[str, SourceSpec]:
+    """The SourceSpecs that ``raw`` (``BACKFILL_EXTRA_SOURCES``: comma-separated ``module:ATTR``) names, by name.
+
+    SettingsError naming the variable when a reference does not import, is not a SourceSpec, reuses a registered
+    name, or maps a token env var to another Secret block than a registered source does.
+    """
+    found: dict[str, SourceSpec] = {}
+    blocks = secret_env_blocks()
+    for ref in (part.strip() for part in (raw or "").split(",")):
+        if not ref:
+            continue
+        module, _, attr = ref.partition(":")
+        where = f"{EXTRA_SOURCES_VAR}: {ref!r}"
+        if not module or not attr:
+            raise SettingsError(f"{where} is not a 'module:ATTR' reference")
+        try:
+            spec = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise SettingsError(f"{where} does not resolve: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(spec, SourceSpec):
+            raise SettingsError(f"{where} is a {type(spec).__name__}, not a SourceSpec")
+        if spec.name in SOURCES or spec.name in found:
+            raise SettingsError(f"{where}: source name {spec.name!r} is already registered")
+        for var, block in spec.all_secrets.items():
+            if blocks.setdefault(var, block) != block:
+                raise SettingsError(f"{where}: {var} already loads from Secret block {blocks[var]!r}, not {block!r}")
+        found[spec.name] = spec
+    return found
+
+
+SOURCES.update(load_extra_sources(os.environ.get(EXTRA_SOURCES_VAR)))

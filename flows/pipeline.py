@@ -9,6 +9,7 @@ back every written vector.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -90,19 +91,23 @@ def _exception_of(state: Any) -> BaseException | None:
 
 
 @cache
-def fetch_code_version() -> str:
-    """A digest of the code that turns API responses into Documents (connectors/ and the Document model).
+def fetch_code_version(source: str | None = None) -> str:
+    """A digest of the code that turns API responses into Documents: connectors/, the Document model and, for a
+    source registered from elsewhere (BACKFILL_EXTRA_SOURCES), the package its registry entry comes from.
 
     Part of every fetch task's cache key, so a resumed run after an upgrade refetches rather than replaying
     documents mapped by the old code.
     """
-    return code_digest(Path(__file__).resolve().parent.parent)
+    extra = [Path(inspect.getfile(source_spec(source).build)).parent] if source else []
+    return code_digest(Path(__file__).resolve().parent.parent, *extra)
 
 
-def code_digest(root: Path) -> str:
-    """The digest of ``root``'s connectors/*.py and ingest/document.py (see ``fetch_code_version``)."""
+def code_digest(root: Path, *packages: Path) -> str:
+    """The digest of ``root``'s connectors/*.py and ingest/document.py, plus every ``packages``' *.py."""
     digest = hashlib.sha256()
-    for path in [*sorted((root / "connectors").glob("*.py")), root / "ingest" / "document.py"]:
+    files = [*sorted((root / "connectors").glob("*.py")), root / "ingest" / "document.py"]
+    files += [path for package in packages for path in sorted(package.glob("*.py")) if path not in files]
+    for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -302,7 +307,7 @@ def _fetch_to_spool(
 ) -> _Fetched:
     """Fetch every partition (bounded concurrency) and stream the documents, in partition order, to a spool file."""
     fetch = fetch_partition.with_options(result_storage=result_storage(settings), refresh_cache=not params.resume)
-    version = fetch_code_version()
+    version = fetch_code_version(source)
     futures: list[PrefectFuture[dict[str, Any]]] = [
         fetch.submit(source, p.model_dump(mode="json"), run_key, version) for p in partitions
     ]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import Partition, Window, epoch_ms, month_bounds, month_partitions
+from connectors.base import Partition, Window, epoch_ms
 
 
 def utc(*args: int) -> datetime:
@@ -32,18 +32,6 @@ def test_partition_bounds_are_normalised_to_utc_and_must_be_aware_and_ordered() 
         Partition(source="s", scope="x", start=datetime(2025, 1, 1), end=utc(2025, 2, 1))
     with pytest.raises(ValidationError):
         Partition(source="s", scope="x", start=utc(2025, 2, 1), end=utc(2025, 1, 1))
-
-
-def test_months_split_a_window_across_a_year_boundary() -> None:
-    window = Window(start=utc(2024, 11, 15, 6), end=utc(2025, 2, 3))
-    assert month_bounds(window) == [
-        (utc(2024, 11, 15, 6), utc(2024, 12, 1)),
-        (utc(2024, 12, 1), utc(2025, 1, 1)),
-        (utc(2025, 1, 1), utc(2025, 2, 1)),
-        (utc(2025, 2, 1), utc(2025, 2, 3)),
-    ]
-    parts = month_partitions("jira", ["OPS", "ENG"], window)
-    assert len(parts) == 8 and parts[0].scope == "ENG" and parts == sorted(parts)
 
 
 def test_epoch_ms_is_time_zone_free() -> None:

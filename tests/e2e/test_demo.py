@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from backfill.running import SOURCES
+from backfill.demo import demo_sources
 from tests.e2e.test_cold_start import ANNOUNCE, assert_no_server_left, cold_start_env, run_cold, server_ports
 
 
@@ -17,11 +17,11 @@ def test_demo_on_a_fresh_machine_verifies_every_source_under_one_prefect_server(
     result = run_cold(["demo"], env, timeout=600)
     out, err = result.stdout, result.stderr
     assert result.returncode == 0, out[-3000:] + err[-3000:]
-    for source in SOURCES:
+    for source in (spec.name for spec in demo_sources()):
         assert f"{source}: fetch" in out
         rows = [line for line in out.splitlines() if line.startswith(f"│ {source} ")]
         assert rows and "fresh" in rows[0], f"{source} is not reported fresh"
-    assert out.count("verified:") == len(SOURCES)
+    assert out.count("verified:") == len(demo_sources())
     home = Path(env["BACKFILL_HOME"])
     assert str(home.resolve()) in out.replace("\n", "")
     assert (home / "lancedb").is_dir()
