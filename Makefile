@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The inner loop (under 2 minutes): everything that needs no Prefect server, no subprocess CLI and no local model.
-FAST_TESTS := tests/backfill tests/connectors tests/corpus tests/ingest tests/sandbox tests/test_house.py
+FAST_TESTS := tests/core tests/backfill tests/connectors tests/corpus tests/ingest tests/sandbox tests/test_house.py
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(FAST_TESTS) --deselect tests/ingest/test_ingest_local_embedder.py
 

@@ -30,7 +30,7 @@ import httpx
 import psutil
 
 from backfill.bench_docs import synthetic_documents
-from backfill.settings import Settings
+from core.settings import Settings
 from ingest.embedders.openai_embedder import MAX_BATCH_INPUTS, MAX_BATCH_TOKENS
 from ingest.factory import build_embedder, build_store
 from ingest.pipeline import IngestOptions, IngestReport, run_ingest

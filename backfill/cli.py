@@ -20,8 +20,8 @@ from rich.markup import escape
 
 from backfill import commands_ops
 from backfill.prefect_server import PrefectServerError, prefect_api_for_command
-from backfill.settings import SettingsError
 from connectors.registry import SOURCES, SourceSpec
+from core.settings import SettingsError
 
 __all__ = ["app"]
 

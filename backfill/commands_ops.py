@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from backfill.freshness import CoverageReport, FreshnessError, coverage_report, resolve_now
-from backfill.settings import SettingsError, load_settings
+from core.freshness import CoverageReport, FreshnessError, coverage_report, resolve_now
+from core.settings import SettingsError, load_settings
 
 __all__ = ["alerts_app", "print_coverage", "setup", "status"]
 

@@ -81,8 +81,8 @@ def _print_run(console: Console, source: str, summary: dict[str, Any]) -> None:
 
 def _print_coverage(console: Console) -> dict[str, Any]:
     from backfill.commands_ops import print_coverage
-    from backfill.freshness import coverage_report, resolve_now
-    from backfill.settings import load_settings
+    from core.freshness import coverage_report, resolve_now
+    from core.settings import load_settings
     from flows.runtime import state_backend
 
     names = [spec.name for spec in demo_sources()]

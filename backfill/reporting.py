@@ -8,26 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["REPORT_FIELDS", "print_summary"]
+from core.report import REPORT_FIELDS
 
-# The counts of a run, in the order the terminal and the Prefect run report show them.
-REPORT_FIELDS = (
-    "partitions",
-    "documents",
-    "unique",
-    "chunks",
-    "unchanged",
-    "embedded",
-    "upserted",
-    "verified",
-    "deleted",
-    "failures",
-    "failures_resolved",
-    "failures_gone",
-    "withheld",
-    "tokens",
-    "estimated_cost_usd",
-)
+__all__ = ["print_summary"]
 
 
 def print_summary(summary: Mapping[str, Any], console: Console | None = None) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.prefect_server import prefect_api_for_command
-from backfill.settings import load_settings
+from core.settings import load_settings
 from ingest.errors import IngestError
 from ingest.jsonl import validate_file
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backfill.settings import load_settings
+from core.settings import load_settings
 from ingest.factory import build_embedder, build_store
 
 __all__ = ["search_index"]

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 
-from backfill.settings import Settings, load_settings
 from connectors.auth import BasicAuth, BearerAuth, HeaderAuth, SecretAuth
 from connectors.errors import (
     AuthError,
@@ -46,6 +45,7 @@ from connectors.paginators import (
 )
 from connectors.ratelimit import CooldownTooLong, RateLimiter, retry_after_seconds, shared_limiter
 from connectors.retries import CallRetry, RetryPolicy
+from core.settings import Settings, load_settings
 
 # Auth classes, the limiter, the retry policy and the paginators live in their own modules (file size); they are
 # re-exported here because this module is the HTTP layer's front door.

@@ -28,7 +28,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from backfill.settings import Settings, require
 from connectors.auth import BasicAuth
 from connectors.base import FetchFailure, Partition, Window, floor_minute, parse_timestamp, slice_bounds
 from connectors.errors import ConnectorError, MalformedResponseError
@@ -44,6 +43,7 @@ from connectors.jira_mapping import (
     window_jql,
 )
 from connectors.paginators import Listing, NextPageTokenPaginator, OffsetPaginator, PageRequest
+from core.settings import Settings, require
 from ingest.document import Document
 
 # The pure parts live in connectors/jira_mapping.py; re-exported here, the source's front door.

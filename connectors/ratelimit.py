@@ -1,6 +1,6 @@
 """Client-side pacing per API: a thread-safe token bucket plus the API's shared cool-down.
 
-The vendors' "wait this long" headers are read by ``backfill.pacing.retry_after_seconds`` (re-exported here),
+The vendors' "wait this long" headers are read by ``core.pacing.retry_after_seconds`` (re-exported here),
 the one definition that the vendor-SDK retries in ``ingest/`` use too.
 """
 
@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from backfill.pacing import Cooldown, CooldownTooLong, retry_after_seconds, shared_cooldown
+from core.pacing import Cooldown, CooldownTooLong, retry_after_seconds, shared_cooldown
 
 __all__ = ["Cooldown", "CooldownTooLong", "RateLimiter", "retry_after_seconds", "shared_limiter"]
 

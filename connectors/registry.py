@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backfill.settings import Settings, SettingsError
 from connectors.base import Connector
 from connectors.jira import JiraConnector
 from connectors.tempo import TempoConnector
+from core.settings import Settings, SettingsError
 
 __all__ = [
     "EXTRA_SOURCES_VAR",

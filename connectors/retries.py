@@ -15,7 +15,6 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, wait_random_exponential
 
-from backfill.settings import Settings
 from connectors.errors import (
     ConnectorError,
     MalformedResponseError,
@@ -24,6 +23,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.ratelimit import RateLimiter
+from core.settings import Settings
 
 __all__ = ["MAX_ATTEMPTS_SETTING", "MAX_WAIT_SETTING", "CallRetry", "RetryPolicy"]
 

@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from backfill.planning import FULL_HISTORY_START
-from backfill.settings import Settings, require
 from connectors.auth import BearerAuth
 from connectors.base import FetchFailure, Partition, Window, parse_timestamp
 from connectors.errors import MalformedResponseError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.jira import JiraConnector
 from connectors.paginators import NextUrlPaginator, PageRequest
+from core.planning import FULL_HISTORY_START
+from core.settings import Settings, require
 from ingest.document import Document, MetadataValue
 
 __all__ = ["TempoConnector", "failure_id", "worklog_to_document"]

@@ -41,10 +41,10 @@ from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
-from backfill.freshness import FreshnessError, expected_sources, threshold_for
-from backfill.settings import Settings
 from connectors.registry import SOURCES as KNOWN_SOURCES
 from connectors.registry import freshness_defaults, secret_env_blocks
+from core.freshness import FreshnessError, expected_sources, threshold_for
+from core.settings import Settings
 from flows.alerts_automations import (
     COVERAGE_AUTOMATION,
     FAILURE_AUTOMATION,

@@ -13,7 +13,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from backfill.reporting import REPORT_FIELDS
+from core.report import REPORT_FIELDS
 
 __all__ = ["ProgressArtifact", "publish_run_report"]
 

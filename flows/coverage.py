@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import Field
 
-from backfill.freshness import coverage_report, render_markdown, resolve_now
-from backfill.settings import load_settings
 from connectors.registry import freshness_defaults
+from core.freshness import coverage_report, render_markdown, resolve_now
+from core.settings import load_settings
 from flows.runtime import state_backend
 from flows.secret_env import load_secret_env
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from backfill.settings import load_settings
+from core.settings import load_settings
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.progress import notify_progress
 from flows.secret_env import load_secret_env

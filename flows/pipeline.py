@@ -25,14 +25,14 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 
-from backfill.lease import Lease, describe_holder
-from backfill.planning import FULL_HISTORY_START, RunParams, plan_window
-from backfill.settings import Settings, load_settings
-from backfill.state import PendingRun, SourceState, StateBackend
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
 from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector, source_spec
+from core.lease import Lease, describe_holder
+from core.planning import FULL_HISTORY_START, RunParams, plan_window
+from core.settings import Settings, load_settings
+from core.state import PendingRun, SourceState, StateBackend
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.ingest_subflow import ingest_subflow
 from flows.progress import notify_progress
@@ -152,7 +152,7 @@ def _withheld(doc: Document) -> int:
 def run_source(source: str, params: RunParams, filters: dict[str, Any]) -> dict[str, Any]:
     """One source run inside a Prefect flow. Returns the run summary; raises (so the run Fails) on any doubt.
 
-    The whole run holds the source's lease (backfill/lease.py): a second run of the same source, from any entry
+    The whole run holds the source's lease (core/lease.py): a second run of the same source, from any entry
     point, waits for it (bounded by BACKFILL_LEASE_WAIT_S) and then fails naming the holder.
     """
     load_secret_env()  # tokens from Secret blocks at run time: the deployment stores none

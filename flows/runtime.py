@@ -14,9 +14,9 @@ from typing import Any
 
 from prefect.blocks.core import Block
 
-from backfill.lease import LeaseStore, LocalLeaseStore, S3LeaseStore
-from backfill.settings import Settings
-from backfill.state import LocalStateBackend, SourceState, StateBackend
+from core.lease import LeaseStore, LocalLeaseStore, S3LeaseStore
+from core.settings import Settings
+from core.state import LocalStateBackend, SourceState, StateBackend
 
 __all__ = ["BlockStateBackend", "result_storage", "state_backend"]
 

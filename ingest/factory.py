@@ -6,7 +6,7 @@ imports lancedb, pyarrow, torch or sentence-transformers (tests/deploy/test_mana
 
 from __future__ import annotations
 
-from backfill.settings import Settings, require
+from core.settings import Settings, require
 from ingest.errors import StoreError
 from ingest.protocols import Embedder, VectorStore
 

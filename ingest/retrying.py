@@ -2,7 +2,7 @@
 
 Both SDKs have their own retries switched off (``OpenAI(max_retries=0)``; the Pinecone data plane's, see
 ``ingest/stores/pinecone.py``), so the waits here are the only ones: a wait the server states (``Retry-After``,
-``retry-after-ms``, OpenAI's ``x-ratelimit-reset-*``, read by ``backfill.pacing.retry_after_seconds``) is
+``retry-after-ms``, OpenAI's ``x-ratelimit-reset-*``, read by ``core.pacing.retry_after_seconds``) is
 honoured in full and becomes the API's cool-down, which every thread of the process waits out before its next
 request. A stated wait beyond what is left of the request's budget (``BACKFILL_HTTP_MAX_WAIT_S``) fails now with
 ``RetryBudgetExceeded`` instead of retrying early.
@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from backfill.pacing import Cooldown, CooldownTooLong, retry_after_seconds, shared_cooldown
+from core.pacing import Cooldown, CooldownTooLong, retry_after_seconds, shared_cooldown
 
 __all__ = ["MAX_WAIT_SETTING", "RetryBudgetExceeded", "TransientRetry", "retry_after_seconds"]
 

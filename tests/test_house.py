@@ -58,10 +58,11 @@ def _own_modules(path: Path) -> bool:
 
 
 def test_no_code_branches_on_a_source_name_outside_its_own_modules() -> None:
-    pattern = re.compile(r"""\bsource\s*(==|!=|in)\s*\(?\s*["'](%s)["']""" % "|".join(SOURCES))
+    names = "|".join(SOURCES)
+    pattern = re.compile(r"""\bsource\s*(==|!=|in)\s*\(?\s*["'](""" + names + r""")["']""")
     offenders = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("backfill", "connectors", "ingest", "flows")
+        for path in _python_files("core", "backfill", "connectors", "ingest", "flows")
         if not _own_modules(path)
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if pattern.search(line)
@@ -94,6 +95,10 @@ def test_connectors_and_ingest_import_neither_flows_the_application_nor_the_sand
 
 def test_flows_do_not_import_the_application_or_the_sandbox() -> None:
     assert not _violations(("flows",), {"sandbox", *APPLICATION})
+
+
+def test_core_imports_no_other_floor() -> None:
+    assert not _violations(("core",), {"connectors", "ingest", "flows", "sandbox", "prefect", "backfill"})
 
 
 def test_the_import_rules_can_fail() -> None:

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from backfill.demo import demo_sources
-from backfill.settings import Settings, SettingsError, load_settings
 from connectors import registry
 from connectors.base import Connector
 from connectors.errors import AuthError
+from core.settings import Settings, SettingsError, load_settings
 from ingest.document import doc_id_of_chunk
 from sandbox.server import RunningSandbox
 from tests.connectors import test_contract as suite

@@ -18,7 +18,7 @@ import orjson
 import pybase64
 from openai import OpenAI
 
-from backfill.settings import Settings, require
+from core.settings import Settings, require
 from ingest.errors import EmbeddingError
 from ingest.retrying import RetryBudgetExceeded, TransientRetry, retry_after_seconds
 from ingest.tokens import count_tokens

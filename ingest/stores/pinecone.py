@@ -25,7 +25,7 @@ from pinecone.errors import (
     UnauthorizedError,
 )
 
-from backfill.settings import Settings, require
+from core.settings import Settings, require
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
 from ingest.retrying import RetryBudgetExceeded, TransientRetry, retry_after_seconds

@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from backfill.planning import FULL_HISTORY_START
-from backfill.settings import Settings
 from connectors import registry
 from connectors.base import Connector, FetchFailure, Partition, Window, floor_minute
+from core.planning import FULL_HISTORY_START
+from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
 

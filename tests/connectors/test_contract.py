@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backfill.settings import Settings, load_settings
 from connectors.base import Connector, FetchFailure, Partition, Window
 from connectors.errors import AuthError, PaginationError
+from core.settings import Settings, load_settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
 from tests.connectors.contract import (

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backfill.settings import Settings, load_settings
 from connectors.auth import BasicAuth, BearerAuth
 from connectors.errors import (
     AuthError,
@@ -26,6 +25,7 @@ from connectors.errors import (
 )
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.ratelimit import RateLimiter, retry_after_seconds
+from core.settings import Settings, load_settings
 from tests.connectors.fake_clock import FakeClock
 
 TOKEN = "s3cr3t-token-value-123"

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backfill.settings import Settings
 from connectors.base import FetchFailure, Partition, Window
 from connectors.jira import JiraConnector, failure_id
+from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
 

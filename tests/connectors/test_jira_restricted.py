@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from backfill.settings import Settings
 from connectors.base import Partition, Window, parse_timestamp
 from connectors.jira import JIRA_FIELDS, JiraConnector, issue_to_document
+from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
 

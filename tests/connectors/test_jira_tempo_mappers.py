@@ -11,10 +11,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backfill.settings import Settings
 from connectors.base import FetchFailure, Partition
 from connectors.jira import JiraConnector, issue_to_document, window_jql
 from connectors.tempo import TempoConnector, worklog_to_document
+from core.settings import Settings
 from ingest.document import Document
 
 ISSUE: dict[str, Any] = json.loads("""
@@ -198,7 +198,7 @@ def test_tempo_dedupes_filters_to_the_partition_and_resolves_keys() -> None:
 
 @pytest.mark.parametrize("missing", ["jira_url", "jira_api_token"])
 def test_missing_settings_fail_before_any_request(missing: str) -> None:
-    from backfill.settings import SettingsError
+    from core.settings import SettingsError
 
     with pytest.raises(SettingsError, match=missing.upper()):
         JiraConnector(SETTINGS.model_copy(update={missing: None}))

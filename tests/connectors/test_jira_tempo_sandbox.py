@@ -15,12 +15,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backfill.settings import Settings
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import AuthError
 from connectors.http import RetryPolicy
 from connectors.jira import JiraConnector
 from connectors.tempo import TempoConnector
+from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox, start_sandbox
 

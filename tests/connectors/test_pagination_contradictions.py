@@ -11,12 +11,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backfill.settings import Settings
 from connectors.base import Partition
 from connectors.errors import MalformedResponseError, PaginationError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.jira import JiraConnector
 from connectors.paginators import Listing, NextPageTokenPaginator, OffsetPaginator, PageRequest
+from core.settings import Settings
 from ingest.document import Document
 
 WHERE = Listing(source="jira", endpoint="POST /rest/api/3/search/jql", partition="jira:ENG:2025-03")

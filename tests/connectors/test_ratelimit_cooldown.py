@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from backfill.pacing import Cooldown, CooldownTooLong, retry_after_seconds
 from connectors.errors import RateLimitedError, TransientError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.ratelimit import RateLimiter, shared_limiter
+from core.pacing import Cooldown, CooldownTooLong, retry_after_seconds
 from tests.connectors.fake_clock import FakeClock
 
 BASE = "https://api.example.test"

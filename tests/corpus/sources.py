@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from backfill.settings import Settings
 from connectors.base import Partition, Window, epoch_ms
 from connectors.http import RetryPolicy
 from connectors.jira import JiraConnector
 from connectors.tempo import TempoConnector
+from core.settings import Settings
 from tests.corpus.canned import BASE_URL_MARK, Canned, ok
 
 __all__ = [

@@ -6,7 +6,10 @@
 - ``webhook`` (session): a tiny ``http.server`` on 127.0.0.1 recording every POST body; ``webhook.json_url`` is the
   apprise ``json://`` URL a SlackWebhook block can post to (plain ``http://`` URLs are ignored by SlackWebhook).
 - ``alerts_setup`` (session): ``setup_alerts`` run once with fake tokens and that webhook; its result.
-- ``deployed`` (session): ``prefect deploy --all`` of the committed prefect.yaml to a ``process`` pool.
+- ``every_setting_deployed`` (session): ``prefect deploy --all`` with every setting (and every token) in the
+  environment, each set to a distinctive value; what each deployment's job-variable env then held.
+- ``deployed`` (session): ``prefect deploy --all`` of the committed prefect.yaml to a ``process`` pool, with only the
+  required settings in the environment (after ``every_setting_deployed``, which it replaces).
 - ``moto_s3`` (session): an S3 endpoint on 127.0.0.1 (moto's threaded server); its ``http://`` URL.
 """
 
@@ -14,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,14 +31,19 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 
-from backfill.settings import Settings
-from tests.deploy.deploy_helpers import FAKE_TOKENS, PREFECT_BIN, REPO_ROOT, WORK_POOL
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from core.settings import Settings
+from tests.deploy.deploy_helpers import (
+    FAKE_TOKENS,
+    FIXED_ENV,
+    PREFECT_BIN,
+    REPO_ROOT,
+    TEMPLATED_VARS,
+    TOKEN_VARS,
+    WORK_POOL,
+    deploy_all,
+    free_port,
+    pool_deployments,
+)
 
 
 @dataclass
@@ -44,10 +52,10 @@ class PrefectServer:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+@contextmanager
+def running_prefect_server(home: Path, port: int | None = None) -> Iterator[PrefectServer]:
+    """``prefect server start`` on 127.0.0.1 (a free port unless given) with its own PREFECT_HOME; stopped after."""
+    port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
@@ -67,9 +75,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     )
     try:
         _wait_healthy(api_url, proc, home / "server.log")
-        client_env = {**env, "PREFECT_API_URL": api_url}
-        with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_SERVER_ANALYTICS_ENABLED: False}):
-            yield PrefectServer(api_url=api_url, env=client_env)
+        yield PrefectServer(api_url=api_url, env={**env, "PREFECT_API_URL": api_url})
     finally:
         proc.terminate()
         try:
@@ -77,6 +83,16 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    with ExitStack() as stack:
+        server = stack.enter_context(running_prefect_server(tmp_path_factory.mktemp("prefect-home")))
+        stack.enter_context(
+            temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_SERVER_ANALYTICS_ENABLED: False})
+        )
+        yield server
 
 
 def _wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
@@ -154,9 +170,8 @@ def alerts_setup(prefect_server: PrefectServer, webhook: Webhook) -> dict[str, A
     return setup_alerts(settings, env=s3_env)
 
 
-@pytest.fixture(scope="session")
-def deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """Every deployment of the committed prefect.yaml, deployed to a process pool (Secret blocks already exist)."""
+def _required_deploy_env(prefect_server: PrefectServer) -> dict[str, str]:
+    """The deploy-time environment docs/DEPLOYMENT.md requires, and nothing else (no optional setting, no token)."""
     env = {
         **prefect_server.env,
         "BACKFILL_WORK_POOL": WORK_POOL,
@@ -165,16 +180,60 @@ def deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> sub
         "JIRA_EMAIL": "ops@example.com",
         "PINECONE_INDEX_HOST": "backfill-abc123.svc.pinecone.io",
     }
+    for name in {*TEMPLATED_VARS, *TOKEN_VARS, *FIXED_ENV, "BACKFILL_NOW"} - set(env):
+        env.pop(name, None)  # whatever the shell running the tests exported must not leak into the deployments
+    return env
+
+
+@dataclass
+class EverySettingDeploy:
+    """``prefect deploy --all`` with every setting exported: the values exported and what each deployment kept."""
+
+    exported: dict[str, str]
+    envs: dict[str, dict[str, Any]]  # "flow/deployment" -> job_variables["env"]
+    stored: dict[str, str]  # "flow/deployment" -> the whole deployment as JSON
+    output: str
+
+
+@pytest.fixture(scope="session")
+def every_setting_deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> EverySettingDeploy:
+    """Deploy with every setting and token set to a distinctive value, and read back each deployment."""
+    from prefect.client.orchestration import get_client
+
+    exported = {name: f"every-{name.lower().replace('_', '-')}" for name in TEMPLATED_VARS}
+    exported |= {name: f"token-{name.lower()}-not-real" for name in TOKEN_VARS}
+    # Fixed or never deployed: a developer's shell may hold these; the deployments must not pick them up.
+    exported |= {"BACKFILL_STORE": "lancedb", "BACKFILL_EMBEDDER": "local", "BACKFILL_NOW": "2020-01-01T00:00:00Z"}
+    env = {**_required_deploy_env(prefect_server), **exported}
+    _create_pool(env)
+    result = deploy_all(env)
+    with get_client(sync_client=True) as client:
+        deployments = pool_deployments(client)
+        flows = {flow.id: flow.name for flow in client.read_flows()}
+    return EverySettingDeploy(
+        exported=exported,
+        envs={f"{flows[d.flow_id]}/{d.name}": dict(d.job_variables["env"]) for d in deployments},
+        stored={f"{flows[d.flow_id]}/{d.name}": d.model_dump_json() for d in deployments},
+        output=result.stdout + result.stderr,
+    )
+
+
+@pytest.fixture(scope="session")
+def deployed(
+    prefect_server: PrefectServer, alerts_setup: dict[str, Any], every_setting_deployed: EverySettingDeploy
+) -> subprocess.CompletedProcess[str]:
+    """Every deployment of the committed prefect.yaml, deployed to a process pool (Secret blocks already exist)
+    from an environment with only the required settings; replaces ``every_setting_deployed``'s deployments."""
+    env = _required_deploy_env(prefect_server)
+    _create_pool(env)
+    return deploy_all(env)
+
+
+def _create_pool(env: dict[str, str]) -> None:
     subprocess.run(
         [str(PREFECT_BIN), "work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"],
         env=env, check=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    result = subprocess.run(
-        [str(PREFECT_BIN), "--no-prompt", "deploy", "--all", "--prefect-file", str(REPO_ROOT / "prefect.yaml")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, f"prefect deploy failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 from prefect.events.schemas.automations import Posture
 
-from backfill.settings import Settings
+from core.settings import Settings
 from flows.alerts import (
     COVERAGE_AUTOMATION,
     FAILURE_AUTOMATION,

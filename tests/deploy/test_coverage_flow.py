@@ -10,7 +10,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from backfill.state import LocalStateBackend, SourceState
+from core.state import LocalStateBackend, SourceState
 from flows.coverage import coverage
 from tests.deploy.conftest import PrefectServer, Webhook
 

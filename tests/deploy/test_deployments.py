@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
 import pytest
+import yaml
 from prefect.client.orchestration import get_client
 
-from tests.deploy.deploy_helpers import FAKE_TOKENS, REPO_ROOT, WORK_POOL
+from core.settings import Settings
+from tests.deploy.conftest import EverySettingDeploy
+from tests.deploy.deploy_helpers import (
+    DEPLOY_DEFAULTS,
+    FAKE_TOKENS,
+    FIXED_ENV,
+    REPO_ROOT,
+    TEMPLATED_VARS,
+    TOKEN_VARS,
+    WORK_POOL,
+    pool_deployments,
+)
 
 EXPECTED = {
     "jira-backfill/jira-sync": {"tags": {"backfill", "jira"}, "cron": "15 */2 * * *", "parameters": {}},
@@ -48,7 +61,7 @@ def test_deployment_has_its_schedule_parameters_and_tags(deployed: subprocess.Co
 def test_only_the_coverage_deployment_lacks_the_backfill_tag(deployed: subprocess.CompletedProcess[str]) -> None:
     # The generic failure alert matches the `backfill` tag; coverage has its own alert, so it must not double-post.
     with get_client(sync_client=True) as client:
-        deployments = client.read_deployments()
+        deployments = pool_deployments(client)
     untagged = sorted(d.name for d in deployments if "backfill" not in d.tags)
     assert untagged == ["coverage"]
     assert len(deployments) == len(EXPECTED)
@@ -73,7 +86,6 @@ def test_backfill_deployments_enforce_their_parameter_schema(deployed: subproces
 def test_job_variables_and_pull_steps_target_the_managed_runtime(deployed: subprocess.CompletedProcess[str]) -> None:
     deployment = _read("jira-backfill/jira-sync")
     env = deployment.job_variables["env"]
-    assert env["BACKFILL_RESULTS_BLOCK"] == "s3-bucket/backfill-results"
     assert env["BACKFILL_STORE"] == "pinecone"
     assert env["BACKFILL_EMBEDDER"] == "openai"
     assert env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "false"
@@ -91,3 +103,74 @@ def test_job_variables_and_pull_steps_target_the_managed_runtime(deployed: subpr
     install = deployment.pull_steps[1]["prefect.deployments.steps.run_shell_script"]
     assert "{{ clone.directory }}" in install["script"]  # resolved on the worker, after the clone
     assert "--no-deps" not in install["script"]  # the clone's core dependencies are installed with it
+
+
+def test_an_unset_setting_is_left_unset_in_the_run_and_the_production_defaults_apply(
+    deployed: subprocess.CompletedProcess[str],
+) -> None:
+    # Deployed from a shell with only the required settings: each optional one is stored as null, which a worker
+    # drops from the run's environment (Settings then uses its default) -- never "" (which would fail validation,
+    # e.g. EMBEDDING_DIMENSIONS) nor an unresolved "{{ ... }}".
+    with get_client(sync_client=True) as client:
+        deployments = pool_deployments(client)
+    assert len(deployments) == len(EXPECTED)
+    for deployment in deployments:
+        env = deployment.job_variables["env"]
+        assert env["BACKFILL_HOME"] == "/tmp/backfill"
+        assert env["BACKFILL_RESULTS_BLOCK"] == "s3-bucket/backfill-results"
+        assert env["PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"] == env["BACKFILL_RESULTS_BLOCK"]
+        unset = set(TEMPLATED_VARS) - set(DEPLOY_DEFAULTS) - {"JIRA_URL", "JIRA_EMAIL", "PINECONE_INDEX_HOST"}
+        assert {name: env.get(name, "missing") for name in unset} == dict.fromkeys(unset), deployment.name
+        assert not [value for value in env.values() if isinstance(value, str) and ("{{" in value or value == "")]
+
+
+def test_every_setting_in_the_deploy_environment_is_stored_tokens_excepted(
+    every_setting_deployed: EverySettingDeploy, deployed: subprocess.CompletedProcess[str]
+) -> None:
+    # Acceptance: `prefect deploy --all` with every setting in the environment stores each in the deployments' job
+    # variables, tokens excepted.
+    exported = every_setting_deployed.exported
+    assert sorted(every_setting_deployed.envs) == sorted(EXPECTED)
+    for name, env in every_setting_deployed.envs.items():
+        assert {var: env.get(var) for var in TEMPLATED_VARS} == {var: exported[var] for var in TEMPLATED_VARS}, name
+        assert env["PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"] == exported["BACKFILL_RESULTS_BLOCK"]
+        # Fixed, whatever the shell says: a managed run has neither LanceDB nor the local model.
+        assert {var: env[var] for var in FIXED_ENV} == FIXED_ENV
+        assert "BACKFILL_NOW" not in env  # a frozen clock would make coverage report fresh forever
+        assert not set(TOKEN_VARS) & set(env)
+        for var in TOKEN_VARS:
+            assert exported[var] not in every_setting_deployed.stored[name], f"{name} stores {var}"
+    for var in TOKEN_VARS:
+        assert exported[var] not in every_setting_deployed.output
+
+
+def _prefect_yaml() -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+
+
+def test_prefect_yaml_templates_every_setting_and_defaults_only_the_production_ones() -> None:
+    document = _prefect_yaml()
+    build = document["build"]
+    defaults = build[0]["builtins.dict"]
+    assert build[1] == {"os:environ.copy": {}}  # the deploy-time environment wins over the defaults
+    assert sorted(defaults) == TEMPLATED_VARS
+    assert {name: value for name, value in defaults.items() if value is not None} == DEPLOY_DEFAULTS
+    env = document["definitions"]["work_pools"]["managed"]["job_variables"]["env"]
+    templated = {name: value for name, value in env.items() if name not in FIXED_ENV}
+    assert templated.pop("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK") == "{{ BACKFILL_RESULTS_BLOCK }}"
+    assert templated == {name: f"{{{{ {name} }}}}" for name in TEMPLATED_VARS}
+    assert {name: env[name] for name in FIXED_ENV} == FIXED_ENV
+    # Tokens are never templated: not from the environment, not from Secret blocks.
+    text = (REPO_ROOT / "prefect.yaml").read_text()
+    active = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    assert "prefect.blocks.secret" not in active
+    for var in TOKEN_VARS:
+        assert not re.search(rf"\b{var}\b", active), var
+
+
+def test_the_configuration_doc_says_how_each_setting_reaches_a_deployment() -> None:
+    doc = (REPO_ROOT / "docs" / "CONFIGURATION.md").read_text()
+    for name in sorted({field.upper() for field in Settings.model_fields} | set(TEMPLATED_VARS)):
+        assert f"`{name}`" in doc, f"docs/CONFIGURATION.md does not document {name}"
+    for name in [*DEPLOY_DEFAULTS.values(), *FIXED_ENV]:
+        assert name in doc

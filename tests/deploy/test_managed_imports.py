@@ -32,7 +32,7 @@ from tests.deploy.deploy_helpers import REPO_ROOT
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 PREFECT_YAML = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
 BASE_IMAGE = {"pip"}  # the python base image under prefect; nothing here may rely on setuptools being there
-FIRST_PARTY = {"backfill", "connectors", "ingest", "flows", "sandbox", "tests"}
+FIRST_PARTY = {"backfill", "core", "connectors", "ingest", "flows", "sandbox", "tests"}
 NEVER_IN_PRODUCTION = ["sandbox"]  # first-party, installed with the clone, but only the application imports it
 
 # Installs the guard, then runs the code given after it. argv[1]: allowed distributions; argv[2]: refused packages.
@@ -70,7 +70,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 
 import ingest.embedders.openai_embedder
 import ingest.stores.pinecone
-from backfill.settings import Settings
+from core.settings import Settings
 from ingest.factory import build_embedder, build_store
 from ingest.tokens import count_tokens
 
@@ -205,7 +205,7 @@ def test_the_guard_refuses_what_a_managed_worker_does_not_have(tmp_path: Path) -
 
     # The embedded default, asked for on a production install, fails naming the extra it needs.
     lancedb_store = (
-        "from backfill.settings import Settings\nfrom ingest.factory import build_store\n"
+        "from core.settings import Settings\nfrom ingest.factory import build_store\n"
         "build_store(Settings(backfill_store='lancedb'), 384)\n"
     )
     run = _run_guarded(lancedb_store, allowed, tmp_path)

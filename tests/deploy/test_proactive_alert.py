@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prefect.events import emit_event
 
-from backfill.settings import Settings
+from core.settings import Settings
 from flows.alerts import setup_alerts
 from flows.pipeline import VERIFIED_EVENT
 from tests.deploy.conftest import Webhook

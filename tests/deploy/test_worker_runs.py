@@ -4,11 +4,16 @@ The worker pulls the code the way a managed worker does (``git_clone`` of ``BACK
 this repository: the *committed* tree on ``main``, then the ``pip install`` pull step) and runs the flow with task
 results and state on an S3 bucket (moto on loopback). Each run overrides only the job variables that the deployment
 points at production (Jira URL, Pinecone host, results bucket, home); tokens come from the worker's environment, so
-none is stored in a flow run.
+none is stored in a flow run. (tests/deploy/test_rehearsal.py follows docs/DEPLOYMENT.md's local rehearsal instead:
+settings templated at deploy time, a local results block, a worker with nothing but the Prefect API.)
+
+Windows are inside the sandbox's data: its clock is fixed at 2026-11-01 12:00 UTC while a run's window ends at the
+real now, so ``days_back=3`` would select nothing and still complete.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,6 +37,7 @@ from tests.flows.flow_helpers import simulator_env
 
 DEPLOYMENT = "jira-backfill/jira-backfill"
 RUN_TIMEOUT = 240.0
+SINCE = "2026-09-01"  # two months before the sandbox's clock (sandbox/server.py, RunningSandbox.data_range)
 
 
 @dataclass
@@ -131,14 +137,16 @@ def test_a_worker_runs_the_jira_backfill_deployment_to_completion(
     worker: Worker, fresh_sandbox: RunningSandbox
 ) -> None:
     simulator_env(fresh_sandbox)  # the reset undid the simulator's 64-dimension index
-    run = _run_deployment(worker, fresh_sandbox, days_back=3)
+    run = _run_deployment(worker, fresh_sandbox, since=SINCE)
 
     assert run.state is not None and run.state.is_completed(), f"{run.state}\n{_tail(worker.log)}"
     assert "backfill" in run.tags and "jira" in run.tags
-    assert run.parameters["days_back"] == 3
+    assert run.parameters["since"] == SINCE
     artifacts = _artifacts(run.id)
     reports = [a for a in artifacts if a.type == "table" and a.key == "jira-run-report"]
     assert reports, [(a.type, a.key) for a in artifacts]
+    (row,) = json.loads(reports[0].data)
+    assert row["documents"] > 0 and row["verified"] > 0, row  # the window reached the sandbox's data
     progress = [a for a in artifacts if a.type == "progress"]
     assert progress and all(float(a.data) == 100.0 for a in progress), [(a.key, a.data) for a in progress]
 
@@ -149,7 +157,7 @@ def test_a_rejected_jira_token_fails_the_worker_run_and_alerts(
     simulator_env(fresh_sandbox)
     fresh_sandbox.control("jira/auth", {"fail": True})
     seen = len(webhook.posts)
-    run = _run_deployment(worker, fresh_sandbox, days_back=3)
+    run = _run_deployment(worker, fresh_sandbox, since=SINCE)
 
     assert run.state is not None and run.state.is_failed(), f"{run.state}\n{_tail(worker.log)}"
     post = _alert_after(webhook, seen, run.name)

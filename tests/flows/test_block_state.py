@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from backfill.lease import Lease, LeaseBusy
-from backfill.state import SourceState
+from core.lease import Lease, LeaseBusy
+from core.state import SourceState
 from flows.runtime import BlockStateBackend
 
 KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from backfill.settings import load_settings
-from backfill.state import LocalStateBackend
+from core.settings import load_settings
+from core.state import LocalStateBackend
 from flows.jira import jira_backfill
 from flows.pipeline import FailuresRecorded
 from sandbox.server import RunningSandbox

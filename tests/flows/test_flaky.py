@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backfill.settings import load_settings
-from backfill.state import LocalStateBackend
+from core.settings import load_settings
+from core.state import LocalStateBackend
 from flows.jira import jira_backfill
 from flows.tempo import tempo_backfill
 from tests.flows.flow_helpers import exported, own_sandbox, pinecone_ids, simulator_env

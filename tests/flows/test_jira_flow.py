@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.settings import load_settings
-from backfill.state import LocalStateBackend
+from core.settings import load_settings
+from core.state import LocalStateBackend
 from flows.jira import jira_backfill
 from sandbox.server import RunningSandbox
 from tests.flows.flow_helpers import (

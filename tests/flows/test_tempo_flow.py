@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from backfill.settings import load_settings
-from backfill.state import LocalStateBackend
+from core.settings import load_settings
+from core.state import LocalStateBackend
 from flows.tempo import tempo_backfill
 from sandbox.server import RunningSandbox
 from tests.flows.flow_helpers import counters, exported, pinecone_ids, simulator_env

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from backfill.settings import load_settings
-from backfill.state import LocalStateBackend
+from core.settings import load_settings
+from core.state import LocalStateBackend
 from flows.jira import jira_backfill
 from flows.pipeline import FailuresRecorded
 from flows.tempo import tempo_backfill

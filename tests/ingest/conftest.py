@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backfill.settings import Settings
+from core.settings import Settings
 from sandbox.server import RunningSandbox, start_sandbox
 from tests.ingest.ingest_helpers import DIM, make_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backfill.settings import Settings
+from core.settings import Settings
 from sandbox.server import RunningSandbox
 
 DIM = 64

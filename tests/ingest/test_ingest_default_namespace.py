@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pinecone import Pinecone
 
-from backfill.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from ingest.chunking import chunk_document
 from ingest.document import Document
 from ingest.embedders import OpenAIEmbedder

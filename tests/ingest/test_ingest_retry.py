@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backfill.pacing import Cooldown, shared_cooldown
+from core.pacing import Cooldown, shared_cooldown
 from ingest.embedders import OpenAIEmbedder
 from ingest.errors import EmbeddingError, StoreError
 from ingest.retrying import RetryBudgetExceeded, TransientRetry

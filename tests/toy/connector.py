@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from backfill.planning import FULL_HISTORY_START
-from backfill.settings import Settings, require
 from connectors.auth import BearerAuth
 from connectors.base import FetchFailure, Partition, Window, parse_timestamp, slice_bounds
 from connectors.http import ApiClient, make_client
 from connectors.paginators import LinkHeaderPaginator, PageRequest
+from core.planning import FULL_HISTORY_START
+from core.settings import Settings, require
 from ingest.document import Document
 
 __all__ = ["REPO", "ToyConnector", "issue_to_document"]

@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
-from backfill.planning import RunParams
+from core.planning import RunParams
 from flows.pipeline import run_name, run_source
 
 __all__ = ["toy_backfill"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from backfill.settings import Settings
 from connectors.base import Connector
 from connectors.registry import SourceSpec
+from core.settings import Settings
 from tests.toy.connector import ToyConnector
 
 __all__ = ["TOY"]

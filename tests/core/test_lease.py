@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from backfill.lease import Lease, LeaseBusy, LeaseInfo, LeaseLost, LocalLeaseStore, S3LeaseStore
+from core.lease import Lease, LeaseBusy, LeaseInfo, LeaseLost, LocalLeaseStore, S3LeaseStore
 
 
 def _lease(store: Any, holder: str, **kwargs: Any) -> Lease:
@@ -56,7 +56,7 @@ def test_an_expired_lease_is_taken_over_and_its_holder_can_no_longer_write(tmp_p
 def test_a_lease_whose_process_died_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
     code = (
         "import sys, time; sys.path.insert(0, '.');"
-        "from backfill.lease import Lease, LocalLeaseStore;"
+        "from core.lease import Lease, LocalLeaseStore;"
         f"lease = Lease(LocalLeaseStore(__import__('pathlib').Path({str(tmp_path)!r}), 'jira'), 'jira', 'killed', "
         "ttl_s=3600); lease.acquire(); print('held', flush=True); time.sleep(60)"
     )

@@ -5,7 +5,7 @@ Core (stdlib only, no I/O): the HTTP layer (``connectors/``) and the vendor-SDK 
 ``shared_cooldown(api)``, so one 429 pauses every thread sending to that API, not only the one that got it.
 
 A cool-down is per process. Across processes, one run per source holds the source's state lease
-(``backfill/lease.py``) and Prefect concurrency limits bound how many runs go at once; a second process that
+(``core/lease.py``) and Prefect concurrency limits bound how many runs go at once; a second process that
 meets the same 429 honours the same header on its own.
 """
 

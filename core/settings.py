@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # managed workers lose their disk, so resume and watermarks must live in the bucket.
     backfill_results_block: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")
 
-    # One run per source (backfill/lease.py): how long a second run waits for the first before failing, and how
+    # One run per source (core/lease.py): how long a second run waits for the first before failing, and how
     # long a crashed holder's lease blocks others (it is renewed every third of this while its run lives).
     backfill_lease_wait_s: float = Field(default=300.0, ge=0, le=86_400)
     backfill_lease_ttl_s: float = Field(default=120.0, ge=5, le=3_600)

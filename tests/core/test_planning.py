@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from backfill.planning import FULL_HISTORY_START, RunParams, plan_window
+from core.planning import FULL_HISTORY_START, RunParams, plan_window
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 OVERLAP = timedelta(minutes=30)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.planning import FULL_HISTORY_START
-from backfill.state import LocalStateBackend, SourceState
+from core.planning import FULL_HISTORY_START
+from core.state import LocalStateBackend, SourceState
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -34,7 +34,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from backfill.lease import LeaseStore, LocalLeaseStore
+from core.lease import LeaseStore, LocalLeaseStore
 
 __all__ = [
     "Coverage",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backfill.freshness import (
+from core.freshness import (
     FreshnessError,
     assess,
     coverage_report,
@@ -16,7 +16,7 @@ from backfill.freshness import (
     resolve_now,
     threshold_for,
 )
-from backfill.state import LocalStateBackend, SourceState
+from core.state import LocalStateBackend, SourceState
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

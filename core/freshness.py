@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from backfill.state import SourceState, StateBackend
+from core.state import SourceState, StateBackend
 
 __all__ = [
     "FALLBACK_THRESHOLD_HOURS",
@@ -62,7 +62,7 @@ class SourceFreshness(BaseModel):
     newest_item_age_hours: float | None
     threshold_hours: float
     failures: int
-    # "everything updated before this is in the index, for every scope" (backfill/state.py), and why the last
+    # "everything updated before this is in the index, for every scope" (core/state.py), and why the last
     # run moved or held it
     watermark: datetime | None = None
     watermark_note: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backfill.settings import SettingsError, load_settings, require
+from core.settings import SettingsError, load_settings, require
 
 
 def test_defaults_are_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> None:
