@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 __all__ = ["NODE_TYPES", "adf_doc", "adf_paragraphs", "kitchen_sink"]
 

@@ -43,14 +43,14 @@ from sandbox.faults import FaultLayer, Faults
 __all__ = ["API_MODULES", "SandboxApp", "build_app", "load_specs"]
 
 API_MODULES = [
-    "openai_api",
-    "pinecone_api",
-    "jira_api",
-    "tempo_api",
-    "fireflies_api",
-    "slack_api",
-    "notion_api",
-    "github_api",
+    "openai.api",
+    "pinecone.api",
+    "jira.api",
+    "tempo.api",
+    "fireflies.api",
+    "slack.api",
+    "notion.api",
+    "github.api",
 ]
 
 

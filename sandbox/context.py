@@ -1,6 +1,6 @@
 """What every sandbox API module shares: the seed, the scale, a movable clock, request counters, fault settings.
 
-An API module (``sandbox/jira_api.py`` …) exposes ``build(ctx: SandboxContext) -> ApiSpec``. ``sandbox/app.py``
+An API module (``sandbox/jira/api.py`` …) exposes ``build(ctx: SandboxContext) -> ApiSpec``. ``sandbox/app.py``
 mounts each spec's ASGI app at its prefix, wraps it in the quota/fault layer, and serves the control API.
 """
 

@@ -31,7 +31,7 @@ import uvicorn
 
 from sandbox.app import build_app
 from sandbox.context import EPOCH, SandboxContext
-from sandbox.corpus.jira import SPAN_DAYS
+from sandbox.jira.corpus import SPAN_DAYS
 
 __all__ = ["DATA_SPAN", "SANDBOX_KEYS", "RunningSandbox", "clock_note", "run_cli", "serve_forever", "start_sandbox"]
 
@@ -44,7 +44,7 @@ SANDBOX_NAMESPACE = "backfill"
 _START_TIMEOUT_S = 10.0
 # Pinecone fetch/delete put up to 1000 ids of up to 512 chars in the query string; h11's default cap is 16 KB.
 _MAX_REQUEST_HEAD_BYTES = 2 * 1024 * 1024
-# Every source's corpus (sandbox/corpus/*.py) dates its items over the 730 days before the clock's start; items the
+# Every source's corpus (sandbox/<api>/corpus.py) dates its items over the 730 days before the clock's start; items the
 # control API adds are stamped with the clock's current time.
 DATA_SPAN = timedelta(days=SPAN_DAYS)
 

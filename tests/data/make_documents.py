@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 OUT = Path(__file__).with_name("documents.jsonl")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from ingest.factory import build_store
 from ingest.metadata import MAX_METADATA_BYTES, chunk_metadata, metadata_size
 from ingest.pipeline import IngestOptions, run_ingest
 from ingest.tokens import token_ids
-from sandbox.corpus.text import TextGen
 from sandbox.server import RunningSandbox
+from sandbox.text import TextGen
 from tests.ingest.ingest_helpers import DIM, make_settings
 
 MODEL = "text-embedding-3-small"

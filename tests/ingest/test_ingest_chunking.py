@@ -9,7 +9,7 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.document import Document
 from ingest.tokens import count_tokens, token_ids
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 MODEL = "text-embedding-3-small"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.document import Document
 from ingest.embedders import LocalEmbedder
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from ingest.chunking import chunk_document
 from ingest.document import Document
 from ingest.metadata import MAX_METADATA_BYTES, chunk_metadata, metadata_size
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 MODEL = "text-embedding-3-small"
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -10,8 +10,8 @@ import pytest
 from ingest.embedders import OpenAIEmbedder
 from ingest.errors import EmbeddingError
 from ingest.tokens import count_tokens, token_ids
-from sandbox.corpus.text import TextGen
 from sandbox.server import RunningSandbox
+from sandbox.text import TextGen
 from tests.ingest.ingest_helpers import DIM, make_settings, rejections
 
 

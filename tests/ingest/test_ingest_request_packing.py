@@ -10,8 +10,8 @@ from ingest.document import Document
 from ingest.embedders import OpenAIEmbedder
 from ingest.factory import build_store
 from ingest.pipeline import IngestOptions, run_ingest
-from sandbox.corpus.text import TextGen
 from sandbox.server import RunningSandbox
+from sandbox.text import TextGen
 from tests.ingest.ingest_helpers import DIM, make_settings, rejections
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

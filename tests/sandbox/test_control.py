@@ -67,7 +67,7 @@ def test_bad_control_requests(fresh_sandbox) -> None:
 def test_present_modules_are_mounted() -> None:
     specs = load_specs(SandboxContext())
     assert {"openai", "pinecone"} <= set(specs)
-    assert set(specs) <= {name.removesuffix("_api") for name in API_MODULES}
+    assert set(specs) <= {name.removesuffix(".api") for name in API_MODULES}
 
 
 def test_env_and_independent_instances() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from sandbox.adf_gen import NODE_TYPES
-from sandbox.corpus.jira import issue_keys
+from sandbox.jira.corpus import issue_keys
 from sandbox.server import RunningSandbox, start_sandbox
 
 

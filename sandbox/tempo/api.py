@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.corpus import jira as jira_corpus
-from sandbox.corpus import tempo as corpus
+from sandbox.jira import corpus as jira_corpus
+from sandbox.tempo import corpus as corpus
 
 __all__ = ["TEMPO_API_TOKEN", "build"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.corpus.notion import Block, NotionCorpus, Page, rich_text
+from sandbox.notion.corpus import Block, NotionCorpus, Page, rich_text
 
 __all__ = ["NotionError", "block_object", "database_object", "minute", "page_object"]
 

@@ -25,12 +25,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.corpus import fireflies as corpus
+from sandbox.fireflies import corpus as corpus
 
 __all__ = ["FIREFLIES_API_KEY", "SDL_PATH", "build", "fireflies_schema"]
 
 FIREFLIES_API_KEY = "sandbox-fireflies-api-key"
-SDL_PATH = Path(__file__).with_name("fireflies.schema.graphql")
+SDL_PATH = Path(__file__).with_name("schema.graphql")
 _MAX_LIMIT = 50
 _HELP = "https://docs.fireflies.ai/miscellaneous/error-codes"
 _EXCLUSIVE = ("organizer_email", "participant_email", "user_id", "mine")

@@ -22,10 +22,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.corpus.jira import issue_keys
-from sandbox.corpus.slack import SlackCorpus
 from sandbox.faults import TokenBucket
-from sandbox.slack_methods import METHODS, SlackError, SlackState
+from sandbox.jira.corpus import issue_keys
+from sandbox.slack.corpus import SlackCorpus
+from sandbox.slack.methods import METHODS, SlackError, SlackState
 
 __all__ = ["SLACK_BOT_TOKEN", "TIER_PER_MINUTE", "build"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sandbox.corpus.slack import (
+from sandbox.slack.corpus import (
     BOT_ID,
     BOT_USER_ID,
     TEAM_DOMAIN,

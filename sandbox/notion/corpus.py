@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 __all__ = ["Block", "NotionCorpus", "Page", "notion_id", "rich_text"]
 

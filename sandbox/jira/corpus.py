@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sandbox.adf_gen import Person, adf_doc, adf_paragraphs, kitchen_sink
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 __all__ = [
     "BIG_COMMENT_EVERY",

@@ -7,7 +7,7 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from sandbox.corpus.github import ORG, Comment, Commit, Issue, Repo, sha1
+from sandbox.github.corpus import ORG, Comment, Commit, Issue, Repo, sha1
 
 __all__ = ["API", "WEB", "comment_json", "commit_json", "issue_json", "pull_json", "repo_json", "user_json"]
 

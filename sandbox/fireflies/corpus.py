@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sandbox.corpus import jira
-from sandbox.corpus.text import TextGen
+from sandbox.jira import corpus as jira
+from sandbox.text import TextGen
 
 __all__ = ["Meeting", "meeting_count", "meetings", "new_meeting", "sentences", "summary", "transcript_id"]
 

@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.corpus.jira import issue_keys
-from sandbox.corpus.notion import NotionCorpus, notion_id
-from sandbox.notion_objects import NotionError, block_object, database_object, minute, page_object
+from sandbox.jira.corpus import issue_keys
+from sandbox.notion.corpus import NotionCorpus, notion_id
+from sandbox.notion.objects import NotionError, block_object, database_object, minute, page_object
 
 __all__ = ["NOTION_TOKEN", "SUPPORTED_VERSIONS", "build"]
 

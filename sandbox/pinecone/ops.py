@@ -1,4 +1,4 @@
-"""Request validation and handlers of the Pinecone simulator; ``sandbox/pinecone_api.py`` does the HTTP.
+"""Request validation and handlers of the Pinecone simulator; ``sandbox/pinecone/api.py`` does the HTTP.
 
 See that module's docstring for the behaviour and switches.
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from sandbox import fastjson
 from sandbox.context import SandboxContext
-from sandbox.pinecone_checks import (
+from sandbox.pinecone.checks import (
     DEFAULT_DIMENSION,
     MAX_LIST_LIMIT,
     MAX_RECORDS_PER_UPSERT,
@@ -41,7 +41,7 @@ from sandbox.pinecone_checks import (
     json_object,
     sparse_values,
 )
-from sandbox.pinecone_store import (
+from sandbox.pinecone.store import (
     Namespace,
     Store,
     array_json,

@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from sandbox import fastjson
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.pinecone_ops import (
+from sandbox.pinecone.ops import (
     MAX_REQUEST_BYTES,
     PROXY_LIMIT_BYTES,
     PineconeError,

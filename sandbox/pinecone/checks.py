@@ -1,4 +1,4 @@
-"""Limits, errors and request validation of the Pinecone simulator (used by ``sandbox/pinecone_ops.py``).
+"""Limits, errors and request validation of the Pinecone simulator (used by ``sandbox/pinecone/ops.py``).
 
 Every check words its rejection as the real data plane does and names the reason counted in the sandbox's
 rejection counters. The msgspec structs describe the upsert body on the fast path (see ``pinecone_ops``).

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from sandbox.corpus import jira
-from sandbox.corpus.text import TextGen
+from sandbox.jira import corpus as jira
+from sandbox.text import TextGen
 
 __all__ = ["FIRST_WORKLOG_ID", "Worklog", "worklog_count", "worklogs"]
 

@@ -1,6 +1,6 @@
 """OpenAI embeddings simulator: ``POST /openai/v1/embeddings`` with the real limits, error bodies and headers.
 
-Embeddings are a hashed bag of words over cl100k token ids (``sandbox.openai_vectors``): texts are encoded once
+Embeddings are a hashed bag of words over cl100k token ids (``sandbox.openai.vectors``): texts are encoded once
 (the token count is needed anyway), token-array inputs are used as sent. Texts sharing words land near each
 other, so semantic-ish queries work, and every vector is reproducible and cheap (numpy, no model).
 
@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from sandbox import fastjson
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.openai_vectors import ENCODING, embed_texts, embed_token_ids, first_unknown_token, flatten_token_ids
+from sandbox.openai.vectors import ENCODING, embed_texts, embed_token_ids, first_unknown_token, flatten_token_ids
 
 __all__ = ["MODELS", "SANDBOX_OPENAI_KEY", "OpenAIError", "build", "create_embeddings", "embed_texts"]
 

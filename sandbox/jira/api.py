@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.jira_jql import JqlError, Query, parse_jql
-from sandbox.jira_state import ALL_FIELDS, EMBEDDED_COMMENTS, JiraState, jira_time
+from sandbox.jira.jql import JqlError, Query, parse_jql
+from sandbox.jira.state import ALL_FIELDS, EMBEDDED_COMMENTS, JiraState, jira_time
 
 __all__ = ["JIRA_API_TOKEN", "JIRA_EMAIL", "build"]
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sandbox.adf_gen import adf_paragraphs
 from sandbox.context import Clock
-from sandbox.corpus import jira as corpus
-from sandbox.jira_jql import Row
+from sandbox.jira import corpus as corpus
+from sandbox.jira.jql import Row
 
 __all__ = ["ALL_FIELDS", "EMBEDDED_COMMENTS", "JiraState", "jira_time"]
 

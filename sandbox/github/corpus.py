@@ -1,7 +1,7 @@
 """A deterministic GitHub organisation: repos with issues, pull requests, issue comments and commits.
 
 Repos are listed eagerly; each repo's issues/PRs, comments and commits are generated on first use from
-(seed, repo). Records are light dataclasses; ``sandbox/github_objects.py`` turns them into the REST shapes.
+(seed, repo). Records are light dataclasses; ``sandbox/github/objects.py`` turns them into the REST shapes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sandbox.corpus.text import TextGen
+from sandbox.text import TextGen
 
 __all__ = ["ORG", "Comment", "Commit", "GitHubCorpus", "Issue", "Repo", "RepoData"]
 

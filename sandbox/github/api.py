@@ -24,9 +24,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.context import ApiSpec, SandboxContext
-from sandbox.corpus.github import ORG, Comment, GitHubCorpus, Issue, Repo
-from sandbox.corpus.jira import issue_keys
-from sandbox.github_objects import comment_json, commit_json, issue_json, pull_json, repo_json, user_json
+from sandbox.github.corpus import ORG, Comment, GitHubCorpus, Issue, Repo
+from sandbox.github.objects import comment_json, commit_json, issue_json, pull_json, repo_json, user_json
+from sandbox.jira.corpus import issue_keys
 
 __all__ = ["GITHUB_TOKEN", "build"]
 

@@ -1,0 +1,1 @@
+"""The Fireflies GraphQL replica: its routes (api.py), its state and its corpus."""

@@ -1,0 +1,1 @@
+"""The GitHub REST replica: its routes (api.py), its state and its corpus."""

@@ -1,0 +1,1 @@
+"""The Jira Cloud REST v3 replica: its routes (api.py), its state and its corpus."""

@@ -1,0 +1,1 @@
+"""The Pinecone data-plane replica: its routes (api.py), its state and its corpus."""

@@ -1,0 +1,1 @@
+"""The Slack Web API replica: its routes (api.py), its state and its corpus."""
