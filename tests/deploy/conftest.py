@@ -1,7 +1,7 @@
 """Fixtures for the operations tests: one real Prefect server for the session, plus a local webhook receiver.
 
-- ``prefect_server`` (session): ``prefect server start`` on a free port with its own PREFECT_HOME; this process
-  talks to it through ``temporary_settings`` (PREFECT_API_URL); ``prefect_server.env`` is the environment for
+- ``deploy_server`` (session): ``prefect server start`` on a free port with its own PREFECT_HOME; this process
+  talks to it through ``temporary_settings`` (PREFECT_API_URL); ``deploy_server.env`` is the environment for
   ``prefect`` subprocesses.
 - ``webhook`` (session): a tiny ``http.server`` on 127.0.0.1 recording every POST body; ``webhook.json_url`` is the
   apprise ``json://`` URL a SlackWebhook block can post to (plain ``http://`` URLs are ignored by SlackWebhook).
@@ -86,7 +86,7 @@ def running_prefect_server(home: Path, port: int | None = None) -> Iterator[Pref
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+def deploy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     with ExitStack() as stack:
         server = stack.enter_context(running_prefect_server(tmp_path_factory.mktemp("prefect-home")))
         stack.enter_context(
@@ -156,7 +156,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture(scope="session")
-def alerts_setup(prefect_server: PrefectServer, webhook: Webhook) -> dict[str, Any]:
+def alerts_setup(deploy_server: PrefectServer, webhook: Webhook) -> dict[str, Any]:
     from flows.alerts import setup_alerts
 
     settings = Settings(**FAKE_TOKENS, slack_webhook_url=webhook.json_url, backfill_results_block=None)
@@ -170,10 +170,10 @@ def alerts_setup(prefect_server: PrefectServer, webhook: Webhook) -> dict[str, A
     return setup_alerts(settings, env=s3_env)
 
 
-def _required_deploy_env(prefect_server: PrefectServer) -> dict[str, str]:
+def _required_deploy_env(deploy_server: PrefectServer) -> dict[str, str]:
     """The deploy-time environment docs/DEPLOYMENT.md requires, and nothing else (no optional setting, no token)."""
     env = {
-        **prefect_server.env,
+        **deploy_server.env,
         "BACKFILL_WORK_POOL": WORK_POOL,
         "BACKFILL_GIT_REPO": REPO_ROOT.as_uri(),
         "JIRA_URL": "https://acme.atlassian.net",
@@ -196,7 +196,7 @@ class EverySettingDeploy:
 
 
 @pytest.fixture(scope="session")
-def every_setting_deployed(prefect_server: PrefectServer, alerts_setup: dict[str, Any]) -> EverySettingDeploy:
+def every_setting_deployed(deploy_server: PrefectServer, alerts_setup: dict[str, Any]) -> EverySettingDeploy:
     """Deploy with every setting and token set to a distinctive value, and read back each deployment."""
     from prefect.client.orchestration import get_client
 
@@ -204,7 +204,7 @@ def every_setting_deployed(prefect_server: PrefectServer, alerts_setup: dict[str
     exported |= {name: f"token-{name.lower()}-not-real" for name in TOKEN_VARS}
     # Fixed or never deployed: a developer's shell may hold these; the deployments must not pick them up.
     exported |= {"BACKFILL_STORE": "lancedb", "BACKFILL_EMBEDDER": "local", "BACKFILL_NOW": "2020-01-01T00:00:00Z"}
-    env = {**_required_deploy_env(prefect_server), **exported}
+    env = {**_required_deploy_env(deploy_server), **exported}
     _create_pool(env)
     result = deploy_all(env)
     with get_client(sync_client=True) as client:
@@ -220,11 +220,11 @@ def every_setting_deployed(prefect_server: PrefectServer, alerts_setup: dict[str
 
 @pytest.fixture(scope="session")
 def deployed(
-    prefect_server: PrefectServer, alerts_setup: dict[str, Any], every_setting_deployed: EverySettingDeploy
+    deploy_server: PrefectServer, alerts_setup: dict[str, Any], every_setting_deployed: EverySettingDeploy
 ) -> subprocess.CompletedProcess[str]:
     """Every deployment of the committed prefect.yaml, deployed to a process pool (Secret blocks already exist)
     from an environment with only the required settings; replaces ``every_setting_deployed``'s deployments."""
-    env = _required_deploy_env(prefect_server)
+    env = _required_deploy_env(deploy_server)
     _create_pool(env)
     return deploy_all(env)
 

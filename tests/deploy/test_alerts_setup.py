@@ -206,7 +206,7 @@ def _failing_flow(project: str = "OPS") -> None:
 
 
 def test_a_failed_backfill_tagged_run_posts_to_the_webhook(
-    prefect_server: PrefectServer, alerts_setup: dict[str, Any], webhook: Webhook
+    deploy_server: PrefectServer, alerts_setup: dict[str, Any], webhook: Webhook
 ) -> None:
     with tags("backfill"):
         state = _failing_flow(project="FAILME", return_state=True)

@@ -47,7 +47,7 @@ def _latest_markdown(key: str) -> str:
     return max(artifacts, key=lambda a: a.created).data
 
 
-def test_coverage_passes_while_every_source_is_fresh(prefect_server: PrefectServer, seeded_home: Path) -> None:
+def test_coverage_passes_while_every_source_is_fresh(deploy_server: PrefectServer, seeded_home: Path) -> None:
     state = coverage(now=LAST_SUCCESS + timedelta(hours=20), return_state=True)
     assert state.is_completed()
     result: dict[str, Any] = state.result()
@@ -57,7 +57,7 @@ def test_coverage_passes_while_every_source_is_fresh(prefect_server: PrefectServ
 
 
 def test_coverage_fails_naming_the_stale_source_when_the_clock_passes_its_threshold(
-    prefect_server: PrefectServer, seeded_home: Path, alerts_setup: dict[str, Any], webhook: Webhook
+    deploy_server: PrefectServer, seeded_home: Path, alerts_setup: dict[str, Any], webhook: Webhook
 ) -> None:
     # 30 h after the last success: past jira's 26 h default, within tempo's 48 h override.
     state = coverage(now=LAST_SUCCESS + timedelta(hours=30), return_state=True)

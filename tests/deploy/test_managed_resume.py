@@ -52,7 +52,7 @@ def _last_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
 
 
 def test_a_killed_run_resumes_from_the_bucket_on_a_fresh_machine(
-    prefect_server: PrefectServer, moto_s3: str, tmp_path: Path
+    deploy_server: PrefectServer, moto_s3: str, tmp_path: Path
 ) -> None:
     folder = f"resume-{uuid.uuid4().hex[:8]}"
     slug = save_s3_results_block(moto_s3, BUCKET, folder, "backfill-results-managed")
@@ -62,7 +62,7 @@ def test_a_killed_run_resumes_from_the_bucket_on_a_fresh_machine(
             **os.environ,
             **sb.env,
             **simulator_env(sb),
-            "PREFECT_API_URL": prefect_server.api_url,
+            "PREFECT_API_URL": deploy_server.api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "BACKFILL_RESULTS_BLOCK": slug,
         }

@@ -1,6 +1,6 @@
 """Tokens come from Secret blocks at run time (flows/secret_env.py), and no deployment stores one.
 
-Against the session's real local Prefect server (conftest ``prefect_server``); each test restores ``os.environ``.
+Against the session's real local Prefect server (conftest ``deploy_server``); each test restores ``os.environ``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def restore_environ() -> Iterator[None]:
 
 
 @pytest.fixture
-def test_blocks(prefect_server: PrefectServer, restore_environ: None) -> dict[str, str]:
+def test_blocks(deploy_server: PrefectServer, restore_environ: None) -> dict[str, str]:
     """Two saved Secret blocks (alpha, beta); the third name in TEST_NAMES has no block. Their variables unset."""
     Secret(value=ALPHA_VALUE).save("backfill-test-alpha", overwrite=True)
     Secret(value=BETA_VALUE).save("backfill-test-beta", overwrite=True)
@@ -83,7 +83,7 @@ def test_nothing_is_read_when_every_variable_is_set(test_blocks: dict[str, str])
 
 
 def test_no_blocks_at_all_is_quiet(
-    prefect_server: PrefectServer, restore_environ: None, caplog: pytest.LogCaptureFixture
+    deploy_server: PrefectServer, restore_environ: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The local CLI case: a server without any of the blocks. Nothing set, nothing logged, no error.
     names = {"BACKFILL_TEST_NONE_1": "backfill-test-none-1", "BACKFILL_TEST_NONE_2": "backfill-test-none-2"}
@@ -110,7 +110,7 @@ def test_values_never_reach_the_result_or_the_logs(
 
 
 def test_a_block_that_holds_no_string_raises_naming_it_not_its_value(
-    prefect_server: PrefectServer, restore_environ: None
+    deploy_server: PrefectServer, restore_environ: None
 ) -> None:
     Secret(value={"token": "dict-secret-not-real"}).save("backfill-test-dict", overwrite=True)
     os.environ.pop("BACKFILL_TEST_DICT", None)

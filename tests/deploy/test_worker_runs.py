@@ -50,7 +50,7 @@ class Worker:
 @pytest.fixture(scope="module")
 def worker(
     deployed: subprocess.CompletedProcess[str],
-    prefect_server: PrefectServer,
+    deploy_server: PrefectServer,
     sandbox: RunningSandbox,
     moto_s3: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -59,7 +59,7 @@ def worker(
     base = tmp_path_factory.mktemp("worker")
     slug = save_s3_results_block(moto_s3, "backfill-worker-runs", "worker-runs", "backfill-results-worker")
     env = {
-        **prefect_server.env,
+        **deploy_server.env,
         **sandbox.env,
         "BACKFILL_STORE": "pinecone",
         "BACKFILL_EMBEDDER": "openai",
