@@ -123,12 +123,12 @@ def ingest(
     except (SettingsError, JsonlError, PrefectServerError) as exc:
         raise fail(str(exc), code=2) from None
     if as_json:
-        _print_json(summary)
+        _print_json(summary.as_dict())
     else:
         from backfill.reporting import print_summary
 
         print_summary(summary)
-    if summary["status"] not in {"verified", "dry_run", "budget_stopped"}:
+    if summary.status not in {"verified", "dry_run", "budget_stopped"}:
         raise typer.Exit(1)
 
 
@@ -157,12 +157,12 @@ def _run_source_command(spec: SourceSpec) -> Callable[..., None]:
         except (SettingsError, ValueError, PrefectServerError) as exc:
             raise fail(str(exc), code=2) from None
         if as_json:
-            _print_json(summary)
+            _print_json(summary.as_dict())
         else:
             from backfill.reporting import print_summary
 
             print_summary(summary)
-        if summary.get("status") != "verified":
+        if summary.status != "verified":
             raise typer.Exit(1)
 
     what = spec.what

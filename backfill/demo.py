@@ -15,6 +15,7 @@ from rich.console import Console
 from backfill.prefect_server import prefect_api_for_command
 from backfill.running import run_source_flow
 from connectors.registry import SOURCES, SourceSpec, freshness_defaults
+from core.report import RunSummary
 
 __all__ = ["DEMO_QUERIES", "DEMO_SCALE", "run_demo"]
 
@@ -39,7 +40,7 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The demo's own output (progress bars, tables) is the story; Prefect's INFO lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    runs: dict[str, Any] = {}
+    runs: dict[str, RunSummary] = {}
     specs = demo_sources()
     # One Prefect API for every flow of the demo: PREFECT_API_URL, else one temporary server started (and waited for,
     # however slow its first start) before the first flow; each run_source_flow reuses it.
@@ -59,7 +60,7 @@ def run_demo(console: Console | None = None, scale: float = DEMO_SCALE) -> dict[
         f"\nData lives in [bold]{home}[/]: LanceDB vectors in {home / 'lancedb'}, source state in "
         f"{home / 'state'}, cached fetch results in {home / 'results'}."
     )
-    ok = all(run.get("status") == "verified" for run in runs.values()) and not coverage["stale"]
+    ok = all(run.status == "verified" for run in runs.values()) and not coverage["stale"]
     return {"runs": runs, "coverage": coverage, "ok": ok}
 
 
@@ -68,13 +69,12 @@ def demo_sources() -> list[SourceSpec]:
     return [spec for spec in SOURCES.values() if spec.in_demo]
 
 
-def _print_run(console: Console, source: str, summary: dict[str, Any]) -> None:
-    status = summary.get("status")
-    colour = "green" if status == "verified" else "red"
+def _print_run(console: Console, source: str, summary: RunSummary) -> None:
+    colour = "green" if summary.status == "verified" else "red"
     console.print(
-        f"  [{colour}]{status}[/]: {summary.get('documents', 0)} documents, {summary.get('chunks', 0)} chunks, "
-        f"{summary.get('embedded', 0)} embedded, {summary.get('verified', 0)} verified"
-        + (f"\n  [red]{summary['error']}[/]" if summary.get("error") else ""),
+        f"  [{colour}]{summary.status}[/]: {summary.documents} documents, {summary.chunks} chunks, "
+        f"{summary.embedded} embedded, {summary.verified} verified"
+        + (f"\n  [red]{summary.error}[/]" if summary.error else ""),
         highlight=False,
     )
 

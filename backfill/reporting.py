@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 
-from core.report import REPORT_FIELDS
+from core.report import RunSummary
 
 __all__ = ["print_summary"]
 
 
-def print_summary(summary: Mapping[str, Any], console: Console | None = None) -> None:
+def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """A two-column table of the run's counts, then its status (and error) in colour."""
     console = console or Console()
     table = Table("", "", show_header=False, box=None)
-    for name in REPORT_FIELDS:
-        if name in summary:
-            value = summary[name]
-            table.add_row(name, f"${value:.4f}" if name == "estimated_cost_usd" else str(value))
+    for name, value in summary.counts().items():
+        table.add_row(name, f"${value:.4f}" if name == "estimated_cost_usd" else str(value))
     console.print(table)
-    status = summary.get("status", "unknown")
+    status = summary.status
     colour = "green" if status in {"verified", "dry_run"} else "yellow" if status == "budget_stopped" else "red"
     console.print(f"status: [bold {colour}]{status}[/]")
-    if summary.get("error"):
-        console.print(f"[red]{summary['error']}[/]", highlight=False)
+    if summary.watermark_note:
+        console.print(f"watermark {summary.watermark_note}", highlight=False)
+    if summary.error:
+        console.print(f"[red]{summary.error}[/]", highlight=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.prefect_server import prefect_api_for_command
+from core.report import RunSummary
 from core.settings import load_settings
 from ingest.errors import IngestError
 from ingest.jsonl import validate_file
@@ -16,7 +17,7 @@ __all__ = ["ingest_file", "load_flow", "run_source_flow"]
 
 def ingest_file(
     path: Path, *, dry_run: bool = False, max_tokens: int | None = None, progress: bool = False
-) -> dict[str, Any]:
+) -> RunSummary:
     """Ingest a JSON-lines file through the ingest flow. Returns the run summary; status says if it verified.
 
     Settings and every line of the file are validated before the flow starts, so bad input writes nothing.
@@ -31,16 +32,17 @@ def ingest_file(
     with prefect_api_for_command(), _ProgressBar(enabled=progress) as bar:
         PROGRESS_LISTENERS.append(bar.update)
         try:
-            return ingest_subflow(
+            summary = ingest_subflow(
                 spool=str(Path(path).resolve()),
                 source="jsonl",
                 total_documents=total,
                 dry_run=dry_run,
                 max_tokens=max_tokens,
             )
+            return RunSummary.model_validate(summary)
         except IngestError as exc:
             report = getattr(exc, "report", None)
-            return {**(asdict(report) if report else {}), "status": "failed", "error": str(exc)}
+            return RunSummary.failed(str(exc), asdict(report) if report else None)
         finally:
             PROGRESS_LISTENERS.remove(bar.update)
 
@@ -54,7 +56,7 @@ def run_source_flow(
     resume: bool = True,
     filters: dict[str, Any] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Run one registered source's flow in this process (with a terminal progress bar). Returns the summary.
 
     ``filters`` are the source's own flow parameters (its registry entry's ``filters``, e.g. Jira's ``projects``).
@@ -81,10 +83,10 @@ def run_source_flow(
     with prefect_api_for_command(), _ProgressBar(enabled=progress) as bar:
         PROGRESS_LISTENERS.append(bar.update)
         try:
-            return flow(**kwargs)  # type: ignore[no-any-return]
+            return RunSummary.model_validate(flow(**kwargs))
         except Exception as exc:
             report = getattr(exc, "report", None)
-            return {**(asdict(report) if report else {}), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            return RunSummary.failed(f"{type(exc).__name__}: {exc}", asdict(report) if report else None)
         finally:
             PROGRESS_LISTENERS.remove(bar.update)
 

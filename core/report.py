@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["REPORT_FIELDS"]
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["REPORT_FIELDS", "SOURCE_RUN_FIELDS", "RunSummary"]
 
 REPORT_FIELDS = (
     "partitions",
@@ -21,3 +27,55 @@ REPORT_FIELDS = (
     "tokens",
     "estimated_cost_usd",
 )
+# Counts only a source run has (an ingest of a JSON-lines file has none of them).
+SOURCE_RUN_FIELDS = frozenset({"partitions", "failures", "failures_resolved", "failures_gone", "withheld"})
+
+
+class RunSummary(BaseModel):
+    """What one run did: its counts (``REPORT_FIELDS``), its status and, for a source run, its window, watermark
+    and requests. Flows return it as JSON (``as_dict``); the CLI, the demo and the artifacts read it back typed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = "running"  # verified | failed | dry_run | budget_stopped | running
+    error: str | None = None
+    partitions: int = 0
+    documents: int = 0
+    unique: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    upserted: int = 0
+    verified: int = 0
+    deleted: int = 0
+    failures: int = 0
+    failures_resolved: int = 0
+    failures_gone: int = 0
+    withheld: int = 0
+    tokens: int = 0
+    estimated_cost_usd: float = 0.0
+    missing: int = 0
+    missing_sample: list[str] = Field(default_factory=list)
+    window: list[datetime] | None = None
+    watermark: datetime | None = None
+    watermark_moved: bool = False
+    watermark_note: str = ""
+    requests: dict[str, int] = Field(default_factory=dict)  # source API requests per endpoint (retries included)
+
+    @classmethod
+    def failed(cls, error: str, partial: Mapping[str, Any] | None = None) -> RunSummary:
+        """A failed run's summary: whatever counts it reached, its status and the error text."""
+        known = {k: v for k, v in (partial or {}).items() if k in cls.model_fields}
+        return cls.model_validate({**known, "status": "failed", "error": error})
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def is_source_run(self) -> bool:
+        return self.window is not None
+
+    def counts(self) -> dict[str, int | float]:
+        """The report fields, in order (a plain ingest has no partitions, failure ledger or withheld items)."""
+        shown = REPORT_FIELDS if self.is_source_run else [f for f in REPORT_FIELDS if f not in SOURCE_RUN_FIELDS]
+        return {name: getattr(self, name) for name in shown}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -13,7 +11,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from core.report import REPORT_FIELDS
+from core.report import RunSummary
 
 __all__ = ["ProgressArtifact", "publish_run_report"]
 
@@ -48,16 +46,16 @@ class ProgressArtifact:
             update_progress_artifact(self.artifact_id, 100.0)
 
 
-def publish_run_report(source: str, summary: Mapping[str, Any], extra_markdown: str = "") -> None:
+def publish_run_report(source: str, summary: RunSummary, extra_markdown: str = "") -> None:
     """A table artifact with the run's counts, and a markdown one that says in words what happened."""
-    row = {name: summary[name] for name in (*REPORT_FIELDS, "status") if name in summary}
+    row: dict[str, object] = {**summary.counts(), "status": summary.status}
     create_table_artifact(key=_key(source, "run-report"), table=[row], description=f"{source} run report")
-    lines = [f"# {source}: {summary.get('status', 'unknown')}", ""]
+    lines = [f"# {source}: {summary.status}", ""]
     lines += [f"* **{name}**: {value}" for name, value in row.items() if name != "status"]
-    if summary.get("error"):
-        lines += ["", f"**Error:** {summary['error']}"]
-    if summary.get("missing_sample"):
-        lines += ["", "Missing ids (sample): " + ", ".join(f"`{i}`" for i in summary["missing_sample"])]
+    if summary.error:
+        lines += ["", f"**Error:** {summary.error}"]
+    if summary.missing_sample:
+        lines += ["", "Missing ids (sample): " + ", ".join(f"`{i}`" for i in summary.missing_sample)]
     if extra_markdown:
         lines += ["", extra_markdown]
     create_markdown_artifact(key=_key(source, "run-summary"), markdown="\n".join(lines))

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from core.report import RunSummary
 from core.settings import load_settings
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.progress import notify_progress
@@ -56,10 +57,9 @@ def ingest_subflow(
         report = run_ingest(read_documents(Path(spool)), embedder, store, options, progress=on_progress, step=_as_task)
     except IngestError as exc:
         failed = getattr(exc, "report", None)
-        summary = {**(asdict(failed) if failed else {}), "status": "failed", "error": str(exc)}
-        publish_run_report(source, summary)
+        publish_run_report(source, RunSummary.failed(str(exc), asdict(failed) if failed else None))
         raise
     progress.complete()
-    summary = asdict(report)
+    summary = RunSummary.model_validate(asdict(report))
     publish_run_report(source, summary)
-    return summary
+    return summary.as_dict()

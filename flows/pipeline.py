@@ -31,6 +31,7 @@ from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector, source_spec
 from core.lease import Lease, describe_holder
 from core.planning import FULL_HISTORY_START, RunParams, plan_window
+from core.report import RunSummary
 from core.settings import Settings, load_settings
 from core.state import PendingRun, SourceState, StateBackend
 from flows.artifacts import ProgressArtifact, publish_run_report
@@ -205,11 +206,11 @@ def _run_holding_lease(
 
     fetched = _fetch_to_spool(settings, source, partitions, params, state.pending.run_key)
     try:
-        summary = ingest_subflow(spool=str(fetched.spool), source=source, total_documents=fetched.documents)
+        ingested = ingest_subflow(spool=str(fetched.spool), source=source, total_documents=fetched.documents)
     finally:
         fetched.spool.unlink(missing_ok=True)
 
-    vectors, stored_documents = _stored_counts(settings, source, state, params, summary)
+    vectors, stored_documents = _stored_counts(settings, source, state, params, ingested)
     covers, note = state.covers_from_watermark(start, scoped=_is_scoped(filters), history_start=FULL_HISTORY_START)
     before = state.watermark
     # The watermark is the newest item *the source* reported (its clock, not ours), so clock skew between
@@ -231,33 +232,35 @@ def _run_holding_lease(
     if ledger.gone:
         logger.info("%s: %d earlier failure(s) no longer exist at the source: %s", source, len(ledger.gone),
                     ", ".join(ledger.gone[:10]))  # fmt: skip
-    summary = {
-        **summary,
-        "partitions": len(partitions),
-        "failures": len(fetched.failures),
-        "failures_resolved": len(ledger.resolved),
-        "failures_gone": len(ledger.gone),
-        "withheld": fetched.withheld,
-        "window": [start, until],
-        "watermark": state.watermark.isoformat() if state.watermark else None,
-        "watermark_moved": state.watermark != before,
-        "watermark_note": note,
-        # source API requests this run made (cached partitions make none), per endpoint
-        "requests": requests_since(requests_before),
-    }
-    publish_run_report(source, summary, extra_markdown=f"Watermark {note}.")
+    run = RunSummary.model_validate(
+        {
+            **ingested,
+            "partitions": len(partitions),
+            "failures": len(fetched.failures),
+            "failures_resolved": len(ledger.resolved),
+            "failures_gone": len(ledger.gone),
+            "withheld": fetched.withheld,
+            "window": [start, until],
+            "watermark": state.watermark,
+            "watermark_moved": state.watermark != before,
+            "watermark_note": note,
+            # source API requests this run made (cached partitions make none), per endpoint
+            "requests": requests_since(requests_before),
+        }
+    )
+    publish_run_report(source, run, extra_markdown=f"Watermark {note}.")
     if covers:
-        _emit_verified(source, state, summary)
+        _emit_verified(source, state, run)
     if fetched.failures:
         sample = ", ".join(f"{fid} ({reason})" for fid, reason, _ in fetched.failures[:5])
         raise FailuresRecorded(f"{source}: {len(fetched.failures)} record(s) could not be mapped: {sample}")
-    return summary
+    return run.as_dict()
 
 
 VERIFIED_EVENT = "backfill.source.verified"
 
 
-def _emit_verified(source: str, state: SourceState, summary: dict[str, Any]) -> None:
+def _emit_verified(source: str, state: SourceState, run: RunSummary) -> None:
     """Tell Prefect that ``source`` was proven in the index up to its watermark (what freshness counts).
 
     The proactive staleness automation (flows/alerts.py) fires when this event has not been seen for a source
@@ -271,7 +274,7 @@ def _emit_verified(source: str, state: SourceState, summary: dict[str, Any]) -> 
             "documents": state.coverage.documents,
             "vectors": state.coverage.vectors,
             "failures": len(state.failures),
-            "verified": summary.get("verified", 0),
+            "verified": run.verified,
         },
     )
 
