@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.auth import BasicAuth
 from connectors.base import FetchFailure, Partition, Window, floor_minute, parse_timestamp, slice_bounds
@@ -49,6 +49,7 @@ from ingest.document import Document
 # The pure parts live in connectors/jira_mapping.py; re-exported here, the source's front door.
 __all__ = [
     "JIRA_FIELDS",
+    "JiraConfig",
     "JiraConnector",
     "ProjectNotFoundError",
     "failure_id",
@@ -88,6 +89,36 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
+class JiraConfig(BaseModel):
+    """What the Jira connector needs, typed. The registry builds it from settings (``from_settings``); nothing in
+    the connector reads the global settings."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    url: str
+    email: str
+    api_token: SecretStr
+    rate_per_s: float | None = DEFAULT_RATE_PER_S  # None: no client-side pacing (tests against a local sandbox)
+    # Off by default: role/group-restricted comments and JSM internal notes never enter a shared document.
+    include_restricted_comments: bool = False
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> JiraConfig:
+        """JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_RATE_PER_S, JIRA_INCLUDE_RESTRICTED_COMMENTS and the HTTP
+        retry budget; fails naming every missing variable."""
+        require(settings, "jira_url", "jira_email", "jira_api_token")
+        values: dict[str, Any] = {
+            "url": str(settings.jira_url).rstrip("/"),
+            "email": settings.jira_email,
+            "api_token": settings.jira_api_token,
+            "rate_per_s": settings.jira_rate_per_s,
+            "include_restricted_comments": settings.jira_include_restricted_comments,
+            "retry": RetryPolicy.from_settings(settings),
+        }
+        return cls(**{**values, **overrides})
+
+
 class JiraConnector:
     """The Jira connector: ``partitions``, ``fetch``, ``check``, ``list_ids``, + ``bulkfetch_keys``."""
 
@@ -96,24 +127,21 @@ class JiraConnector:
 
     def __init__(
         self,
-        settings: Settings,
+        config: JiraConfig,
         *,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        rate_per_s: float | None = DEFAULT_RATE_PER_S,
         page_size: int = SEARCH_PAGE_SIZE,
-        include_restricted_comments: bool = False,
     ) -> None:
-        require(settings, "jira_url", "jira_email", "jira_api_token")
+        """``transport``, ``retry`` and ``page_size`` are test seams; everything else comes from ``config``."""
         self.page_size = page_size  # the server may return fewer; paging never relies on full pages
-        # Off by default: role/group-restricted comments and JSM internal notes never enter a shared document.
-        self.include_restricted_comments = include_restricted_comments
-        assert settings.jira_email is not None and settings.jira_api_token is not None
-        self.base_url = str(settings.jira_url).rstrip("/")
-        auth = BasicAuth(settings.jira_email, settings.jira_api_token, setting="JIRA_API_TOKEN")
+        self.include_restricted_comments = config.include_restricted_comments
+        self.base_url = config.url
+        auth = BasicAuth(config.email, config.api_token, setting="JIRA_API_TOKEN")
         self.client: ApiClient = make_client(
-            "jira", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry, display=self.display
-        )
+            "jira", self.base_url, auth, rate_per_s=config.rate_per_s, transport=transport,
+            retry=retry or config.retry, display=self.display,
+        )  # fmt: skip
 
     def close(self) -> None:
         self.client.close()

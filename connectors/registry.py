@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from connectors.base import Connector
-from connectors.jira import JiraConnector
-from connectors.tempo import TempoConnector
+from connectors.jira import JiraConfig, JiraConnector
+from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings, SettingsError
 
 __all__ = [
@@ -90,17 +90,12 @@ class SourceSpec:
 
 
 def _jira(settings: Settings) -> Connector:
-    return JiraConnector(
-        settings,
-        rate_per_s=settings.jira_rate_per_s,
-        include_restricted_comments=settings.jira_include_restricted_comments,
-    )
+    return JiraConnector(JiraConfig.from_settings(settings))
 
 
 def _tempo(settings: Settings) -> Connector:
     # Tempo worklogs carry Jira issue ids only: keys and summaries come from Jira's bulkfetch.
-    jira = JiraConnector(settings, rate_per_s=settings.jira_rate_per_s)
-    return TempoConnector(settings, jira, rate_per_s=settings.tempo_rate_per_s)
+    return TempoConnector(TempoConfig.from_settings(settings), JiraConnector(JiraConfig.from_settings(settings)))
 
 
 _JIRA_SECRETS = {"JIRA_API_TOKEN": "jira-api-token"}

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.auth import BearerAuth
 from connectors.base import FetchFailure, Partition, Window, parse_timestamp
@@ -27,7 +27,7 @@ from core.planning import FULL_HISTORY_START
 from core.settings import Settings, require
 from ingest.document import Document, MetadataValue
 
-__all__ = ["TempoConnector", "failure_id", "worklog_to_document"]
+__all__ = ["TempoConfig", "TempoConnector", "failure_id", "worklog_to_document"]
 
 WORKLOGS_PATH = "/4/worklogs"
 PAGE_SIZE = 5000  # v4's maximum: fewest requests against a 5 req/s quota
@@ -110,6 +110,29 @@ def _updated(raw: Mapping[str, Any]) -> datetime | None:
         return None
 
 
+class TempoConfig(BaseModel):
+    """What the Tempo connector needs, typed (its Jira connector has its own ``JiraConfig``)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    url: str
+    api_token: SecretStr
+    rate_per_s: float | None = DEFAULT_RATE_PER_S
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> TempoConfig:
+        """TEMPO_API_URL (the region's host), TEMPO_API_TOKEN, TEMPO_RATE_PER_S and the HTTP retry budget."""
+        require(settings, "tempo_api_token")
+        values: dict[str, Any] = {
+            "url": str(settings.tempo_api_url).rstrip("/"),
+            "api_token": settings.tempo_api_token,
+            "rate_per_s": settings.tempo_rate_per_s,
+            "retry": RetryPolicy.from_settings(settings),
+        }
+        return cls(**{**values, **overrides})
+
+
 class TempoConnector:
     """The Tempo connector: ``partitions``, ``fetch``, ``check``, ``list_ids``; keys resolved through Jira."""
 
@@ -118,21 +141,20 @@ class TempoConnector:
 
     def __init__(
         self,
-        settings: Settings,
+        config: TempoConfig,
         jira: JiraConnector,
         *,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        rate_per_s: float | None = DEFAULT_RATE_PER_S,
     ) -> None:
-        require(settings, "tempo_api_token")
-        assert settings.tempo_api_token is not None
+        """``transport`` and ``retry`` are test seams; everything else comes from ``config``."""
         self.jira = jira
-        self.base_url = str(settings.tempo_api_url).rstrip("/")
-        auth = BearerAuth(settings.tempo_api_token, setting="TEMPO_API_TOKEN")
+        self.base_url = config.url
+        auth = BearerAuth(config.api_token, setting="TEMPO_API_TOKEN")
         self.client: ApiClient = make_client(
-            "tempo", self.base_url, auth, rate_per_s=rate_per_s, transport=transport, retry=retry, display=self.display
-        )
+            "tempo", self.base_url, auth, rate_per_s=config.rate_per_s, transport=transport,
+            retry=retry or config.retry, display=self.display,
+        )  # fmt: skip
         self._issues: dict[str, IssueRef | None] = {}  # issue id → (key, summary); None = Jira doesn't have it
 
     def close(self) -> None:

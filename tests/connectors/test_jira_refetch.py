@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import FetchFailure, Partition, Window
-from connectors.jira import JiraConnector, failure_id
+from connectors.jira import JiraConfig, JiraConnector, failure_id
 from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
@@ -40,7 +40,9 @@ def mock_jira(issues: list[dict[str, Any]]) -> JiraConnector:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"issues": issues, "isLast": True})
 
-    return JiraConnector(MOCK_SETTINGS, transport=httpx.MockTransport(handler), rate_per_s=None)
+    return JiraConnector(
+        JiraConfig.from_settings(MOCK_SETTINGS, rate_per_s=None), transport=httpx.MockTransport(handler)
+    )
 
 
 def scoped_ids(part: Partition) -> list[str]:
@@ -105,7 +107,9 @@ def test_refetch_reads_by_id_and_key_and_leaves_deleted_issues_out(fresh_sandbox
     alive = [i for i in before if i != gone][-3:]  # the last issues: not ENG-2, which is asked for by key
     asked = [f"jira:{i}" for i in [*alive, gone]] + ["jira:ENG-2", "jira:?"]
     recorder = RecordingTransport()
-    with JiraConnector(settings_for(fresh_sandbox), transport=recorder, rate_per_s=None) as jira:
+    with JiraConnector(
+        JiraConfig.from_settings(settings_for(fresh_sandbox), rate_per_s=None), transport=recorder
+    ) as jira:
         items = [item for part in jira.refetch_partitions(asked, None, WINDOW) for item in jira.fetch(part)]
     # The deleted issue is neither a document nor a failure (nor a 400): it is simply not returned.
     assert all(isinstance(i, Document) for i in items) and len(items) == 4
@@ -120,7 +124,9 @@ def test_existing_ids_drops_deleted_and_unknown_ids(fresh_sandbox: RunningSandbo
     never = [f"jira:{90000 + n}" for n in range(150)]  # never existed; also forces several bulkfetch calls
     asked = [*alive, f"jira:{gone}", *never, "jira:ENG-2", "jira:eng-3", "jira:NOPE-1", *JUNK]
     recorder = RecordingTransport()
-    with JiraConnector(settings_for(fresh_sandbox), transport=recorder, rate_per_s=None) as jira:
+    with JiraConnector(
+        JiraConfig.from_settings(settings_for(fresh_sandbox), rate_per_s=None), transport=recorder
+    ) as jira:
         assert jira.existing_ids(asked) == {*alive, "jira:ENG-2", "jira:eng-3"}
         sent = [json.loads(r.content)["issueIdsOrKeys"] for r in recorder.requests]
         assert all(0 < len(chunk) <= 100 for chunk in sent)

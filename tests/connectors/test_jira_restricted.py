@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Partition, Window, parse_timestamp
-from connectors.jira import JIRA_FIELDS, JiraConnector, issue_to_document
+from connectors.jira import JIRA_FIELDS, JiraConfig, JiraConnector, issue_to_document
 from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
@@ -124,7 +124,7 @@ def _big(jira: JiraConnector) -> Document:
 
 
 def test_restricted_comments_stay_out_of_documents_fetched_over_http(restricted: RunningSandbox) -> None:
-    with JiraConnector(settings_for(restricted), rate_per_s=None) as jira:
+    with JiraConnector(JiraConfig.from_settings(settings_for(restricted), rate_per_s=None)) as jira:
         for doc, key in ((_eng3(jira, restricted), "ENG-3"), (_big(jira), BIG_ISSUE)):
             assert f"public on {key}" in doc.text
             assert f"admins only on {key}" not in doc.text and f"internal on {key}" not in doc.text
@@ -136,7 +136,9 @@ def test_restricted_comments_stay_out_of_documents_fetched_over_http(restricted:
 
 
 def test_opt_in_includes_restricted_comments_over_http(restricted: RunningSandbox) -> None:
-    with JiraConnector(settings_for(restricted), rate_per_s=None, include_restricted_comments=True) as jira:
+    with JiraConnector(
+        JiraConfig.from_settings(settings_for(restricted), rate_per_s=None, include_restricted_comments=True)
+    ) as jira:
         doc = _big(jira)
     assert f"admins only on {BIG_ISSUE}" in doc.text and f"internal on {BIG_ISSUE}" in doc.text
     assert {"jira:role:Administrators", "jira:jsm:internal"} <= set(doc.acl or [])

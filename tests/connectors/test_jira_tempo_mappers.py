@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import FetchFailure, Partition
-from connectors.jira import JiraConnector, issue_to_document, window_jql
-from connectors.tempo import TempoConnector, worklog_to_document
+from connectors.jira import JiraConfig, JiraConnector, issue_to_document, window_jql
+from connectors.tempo import TempoConfig, TempoConnector, worklog_to_document
 from core.settings import Settings
 from ingest.document import Document
 
@@ -150,7 +150,7 @@ def _jira_api(request: httpx.Request) -> httpx.Response:
 
 
 def test_jira_fetch_pages_short_comments_and_keeps_bad_records_as_failures() -> None:
-    jira = JiraConnector(SETTINGS, transport=httpx.MockTransport(_jira_api), rate_per_s=None)
+    jira = JiraConnector(JiraConfig.from_settings(SETTINGS, rate_per_s=None), transport=httpx.MockTransport(_jira_api))
     items = list(jira.fetch(MARCH))
     assert [type(i).__name__ for i in items] == ["Document", "FetchFailure", "FetchFailure"]
     doc, unmappable, no_comments = items
@@ -163,7 +163,7 @@ def test_jira_fetch_pages_short_comments_and_keeps_bad_records_as_failures() -> 
 
 
 def test_bulkfetch_chunks_by_100_and_omits_missing_ids() -> None:
-    jira = JiraConnector(SETTINGS, transport=httpx.MockTransport(_jira_api), rate_per_s=None)
+    jira = JiraConnector(JiraConfig.from_settings(SETTINGS, rate_per_s=None), transport=httpx.MockTransport(_jira_api))
     found = jira.bulkfetch_keys([*range(10000, 10250), 99999])
     assert len(found) == 250 and found["10001"] == ("ENG-10001", "S10001") and "99999" not in found
 
@@ -182,8 +182,10 @@ def _tempo_api(request: httpx.Request) -> httpx.Response:
 
 
 def test_tempo_dedupes_filters_to_the_partition_and_resolves_keys() -> None:
-    jira = JiraConnector(SETTINGS, transport=httpx.MockTransport(_jira_api), rate_per_s=None)
-    tempo = TempoConnector(SETTINGS, jira, transport=httpx.MockTransport(_tempo_api), rate_per_s=None)
+    jira = JiraConnector(JiraConfig.from_settings(SETTINGS, rate_per_s=None), transport=httpx.MockTransport(_jira_api))
+    tempo = TempoConnector(
+        TempoConfig.from_settings(SETTINGS, rate_per_s=None), jira, transport=httpx.MockTransport(_tempo_api)
+    )
     january = Partition(
         source="tempo", scope="all", start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 2, 1, tzinfo=UTC)
     )
@@ -201,12 +203,12 @@ def test_missing_settings_fail_before_any_request(missing: str) -> None:
     from core.settings import SettingsError
 
     with pytest.raises(SettingsError, match=missing.upper()):
-        JiraConnector(SETTINGS.model_copy(update={missing: None}))
+        JiraConnector(JiraConfig.from_settings(SETTINGS.model_copy(update={missing: None})))
 
 
 def test_both_connectors_have_the_connector_shape() -> None:
     from connectors.base import Connector
 
-    jira = JiraConnector(SETTINGS, transport=httpx.MockTransport(_jira_api), rate_per_s=None)
+    jira = JiraConnector(JiraConfig.from_settings(SETTINGS, rate_per_s=None), transport=httpx.MockTransport(_jira_api))
     assert isinstance(jira, Connector)
-    assert isinstance(TempoConnector(SETTINGS, jira, rate_per_s=None), Connector)
+    assert isinstance(TempoConnector(TempoConfig.from_settings(SETTINGS, rate_per_s=None), jira), Connector)

@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import AuthError
 from connectors.http import RetryPolicy
-from connectors.jira import JiraConnector
-from connectors.tempo import TempoConnector
+from connectors.jira import JiraConfig, JiraConnector
+from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox, start_sandbox
@@ -75,7 +75,7 @@ def transport() -> RecordingTransport:
 
 @pytest.fixture
 def jira(sb: RunningSandbox, transport: RecordingTransport) -> Iterator[JiraConnector]:
-    connector = JiraConnector(settings_for(sb), transport=transport, rate_per_s=None)
+    connector = JiraConnector(JiraConfig.from_settings(settings_for(sb), rate_per_s=None), transport=transport)
     yield connector
     connector.close()
 
@@ -113,7 +113,9 @@ def test_full_jira_fetch_is_complete_unique_and_never_sends_start_at(
 
 def test_small_pages_follow_next_page_token_to_the_same_set(sb: RunningSandbox, opened: Opener) -> None:
     recorder = RecordingTransport()
-    small = opened(JiraConnector(settings_for(sb), transport=recorder, rate_per_s=None, page_size=7))
+    small = opened(
+        JiraConnector(JiraConfig.from_settings(settings_for(sb), rate_per_s=None), transport=recorder, page_size=7)
+    )
     project = small.projects()[0]["key"]
     whole = Partition(source="jira", scope=project, start=WINDOW.start, end=WINDOW.end)
     ids = [d.id for d in only_docs(list(small.fetch(whole)))]
@@ -149,7 +151,10 @@ def test_bad_token_fails_fast_with_the_setting_named(
 ) -> None:
     wrong = "definitely-not-the-token"
     connector = opened(
-        JiraConnector(settings_for(sb, jira_api_token=SecretStr(wrong)), transport=transport, rate_per_s=None)
+        JiraConnector(
+            JiraConfig.from_settings(settings_for(sb, jira_api_token=SecretStr(wrong)), rate_per_s=None),
+            transport=transport,
+        )
     )
     with pytest.raises(AuthError) as caught:
         connector.check()
@@ -162,7 +167,11 @@ def test_bad_token_fails_fast_with_the_setting_named(
 
 
 def test_tempo_401_names_tempo_token(sb: RunningSandbox, jira: JiraConnector, opened: Opener) -> None:
-    tempo = opened(TempoConnector(settings_for(sb, tempo_api_token=SecretStr("nope-nope")), jira, rate_per_s=None))
+    tempo = opened(
+        TempoConnector(
+            TempoConfig.from_settings(settings_for(sb, tempo_api_token=SecretStr("nope-nope")), rate_per_s=None), jira
+        )
+    )
     with pytest.raises(AuthError, match=r"^Tempo rejected TEMPO_API_TOKEN for http://127\.0\.0\.1"):
         tempo.check()
 
@@ -182,7 +191,7 @@ def test_time_zone_of_the_account_does_not_change_the_issue_set(sb: RunningSandb
 def test_tempo_worklogs_complete_unique_with_keys_resolved(
     sb: RunningSandbox, jira: JiraConnector, opened: Opener
 ) -> None:
-    tempo = opened(TempoConnector(settings_for(sb), jira, rate_per_s=None))
+    tempo = opened(TempoConnector(TempoConfig.from_settings(settings_for(sb), rate_per_s=None), jira))
     tempo.check()
     parts = tempo.partitions(WINDOW)
     assert {p.scope for p in parts} == {"all"}
@@ -204,7 +213,9 @@ def test_tempo_partitions_use_updated_from_and_a_wide_work_date(
     sb: RunningSandbox, jira: JiraConnector, opened: Opener
 ) -> None:
     recorder = RecordingTransport()
-    tempo = opened(TempoConnector(settings_for(sb), jira, transport=recorder, rate_per_s=None))
+    tempo = opened(
+        TempoConnector(TempoConfig.from_settings(settings_for(sb), rate_per_s=None), jira, transport=recorder)
+    )
     [whole] = tempo.partitions(WINDOW)  # one partition: Tempo has no upper bound to split on
     part = Partition(source="tempo", scope="all", start=datetime(2026, 6, 1, tzinfo=UTC), end=whole.end)
     inside = [d for d in tempo.fetch(part) if isinstance(d, Document)]
@@ -224,8 +235,12 @@ def test_flaky_and_hostile_faults_are_absorbed_without_losing_or_repeating_items
     retry = RetryPolicy(backoff_base_s=0.02, backoff_max_s=0.2, max_attempts=8, malformed_attempts=4)
     try:
         with (
-            JiraConnector(settings_for(bad), retry=retry, rate_per_s=None, page_size=10) as flaky_jira,
-            TempoConnector(settings_for(bad), flaky_jira, retry=retry, rate_per_s=None) as flaky_tempo,
+            JiraConnector(
+                JiraConfig.from_settings(settings_for(bad), rate_per_s=None), retry=retry, page_size=10
+            ) as flaky_jira,
+            TempoConnector(
+                TempoConfig.from_settings(settings_for(bad), rate_per_s=None), flaky_jira, retry=retry
+            ) as flaky_tempo,
         ):
             keys = [p["key"] for p in flaky_jira.projects()]
             whole = [Partition(source="jira", scope=k, start=WINDOW.start, end=WINDOW.end) for k in keys]

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from connectors.base import Partition
 from connectors.errors import MalformedResponseError, PaginationError
 from connectors.http import ApiClient, RetryPolicy, make_client
-from connectors.jira import JiraConnector
+from connectors.jira import JiraConfig, JiraConnector
 from connectors.paginators import Listing, NextPageTokenPaginator, OffsetPaginator, PageRequest
 from core.settings import Settings
 from ingest.document import Document
@@ -137,7 +137,7 @@ def jira_with(search_page: dict[str, Any], comment_pages: dict[int, dict[str, An
             return resp(comment_pages[int(request.url.params["startAt"])])
         return httpx.Response(404)
 
-    return JiraConnector(SETTINGS, transport=httpx.MockTransport(handler), rate_per_s=None)
+    return JiraConnector(JiraConfig.from_settings(SETTINGS, rate_per_s=None), transport=httpx.MockTransport(handler))
 
 
 def _issue(comment_total: int = 0) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 
 from connectors.base import Partition, Window, epoch_ms
 from connectors.http import RetryPolicy
-from connectors.jira import JiraConnector
-from connectors.tempo import TempoConnector
+from connectors.jira import JiraConfig, JiraConnector
+from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings
 from tests.corpus.canned import BASE_URL_MARK, Canned, ok
 
@@ -63,7 +63,7 @@ class Source:
 
 
 def _jira(settings: Settings) -> JiraConnector:
-    return JiraConnector(settings, rate_per_s=None, retry=NO_SLEEP)
+    return JiraConnector(JiraConfig.from_settings(settings, rate_per_s=None), retry=NO_SLEEP)
 
 
 def _jira_partitions(connector: JiraConnector) -> list[Partition]:
@@ -186,7 +186,7 @@ def drop(raw: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def _tempo(settings: Settings) -> TempoConnector:
-    return TempoConnector(settings, _jira(settings), rate_per_s=None, retry=NO_SLEEP)
+    return TempoConnector(TempoConfig.from_settings(settings, rate_per_s=None), _jira(settings), retry=NO_SLEEP)
 
 
 def _tempo_partitions(connector: TempoConnector) -> list[Partition]:
