@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from functools import total_ordering
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ingest.document import Document
 
 __all__ = [
+    "MAPPING_ERRORS",
     "Connector",
     "FetchFailure",
     "Partition",
@@ -83,6 +84,11 @@ class Partition(BaseModel):
 
     def contains(self, instant: datetime) -> bool:
         return self.start <= instant < self.end
+
+
+# What a pure mapper raises on a record whose shape it cannot read: the record becomes a FetchFailure (the run goes
+# on), never a crash of its partition.
+MAPPING_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
 
 
 class FetchFailure(BaseModel):

@@ -26,10 +26,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.auth import BasicAuth
-from connectors.base import FetchFailure, Partition, Window, floor_minute, parse_timestamp, slice_bounds
+from connectors.base import MAPPING_ERRORS, FetchFailure, Partition, Window, floor_minute, parse_timestamp, slice_bounds
 from connectors.errors import ConnectorError, MalformedResponseError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.jira_mapping import (
@@ -72,7 +72,6 @@ BULKFETCH_MAX_IDS = 100  # issue/bulkfetch answers 400 above 100
 REFETCH_MAX_IDS = 500  # failed ids per refetch partition: a long failure list never makes one unbounded request
 DEFAULT_RATE_PER_S = 10.0  # API-token traffic is only burst-limited; stay well under it
 MAX_SEARCH_PAGES = 5_000  # 500k issues in one project-month would be a bug, not data
-_MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
 
 
 class ProjectNotFoundError(ConnectorError):
@@ -296,7 +295,7 @@ class JiraConnector:
             return issue_to_document(raw, comments, self.base_url, include_restricted=self.include_restricted_comments)
         except MalformedResponseError as exc:  # this issue's comments are unreadable; other issues go on
             return FetchFailure(id=failure_id(raw), reason=str(exc)[:1000])
-        except _MAPPING_ERRORS as exc:
+        except MAPPING_ERRORS as exc:
             return FetchFailure(id=failure_id(raw), reason=f"unmappable issue: {type(exc).__name__}: {exc}"[:1000])
 
     def _all_comments(self, raw: Mapping[str, Any], partition: Partition) -> list[Mapping[str, Any]]:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.auth import BearerAuth
-from connectors.base import FetchFailure, Partition, Window, parse_timestamp
+from connectors.base import MAPPING_ERRORS, FetchFailure, Partition, Window, parse_timestamp
 from connectors.errors import MalformedResponseError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.jira import JiraConnector
@@ -36,7 +36,6 @@ WIDE_FROM = "1970-01-01"
 WIDE_TO = "2999-12-31"
 DEFAULT_RATE_PER_S = 5.0  # Tempo's guidance: at most 5 requests/s whatever the auth type
 MAX_PAGES = 10_000
-_MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
 
 IssueRef = tuple[str, str]  # (key, summary)
 
@@ -263,6 +262,6 @@ class TempoConnector:
         try:
             issue = self._issues.get(str(raw["issue"]["id"]))
             return worklog_to_document(raw, issue, self.jira.base_url)
-        except _MAPPING_ERRORS as exc:
+        except MAPPING_ERRORS as exc:
             reason = f"unmappable worklog: {type(exc).__name__}: {exc}"[:1000]
             return FetchFailure(id=failure_id(raw), reason=reason, updated_at=_updated(raw))

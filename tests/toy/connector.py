@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from connectors.auth import BearerAuth
-from connectors.base import FetchFailure, Partition, Window, parse_timestamp, slice_bounds
+from connectors.base import MAPPING_ERRORS, FetchFailure, Partition, Window, parse_timestamp, slice_bounds
 from connectors.http import ApiClient, make_client
 from connectors.paginators import LinkHeaderPaginator, PageRequest
 from core.planning import FULL_HISTORY_START
@@ -27,7 +26,6 @@ __all__ = ["REPO", "ToyConnector", "issue_to_document"]
 REPO = "acme/api"  # the sandbox's first repository
 PAGE_SIZE = 100  # GitHub's maximum per_page
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-_MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError)
 
 
 def issue_to_document(raw: Mapping[str, Any], repo: str = REPO) -> Document:
@@ -97,7 +95,7 @@ class ToyConnector:
                 if parse_timestamp(str(raw["updated_at"])) >= partition.end:
                     return  # sorted by update time: the rest belongs to later partitions
                 yield issue_to_document(raw, partition.scope)
-            except _MAPPING_ERRORS as exc:
+            except MAPPING_ERRORS as exc:
                 reason = f"unmappable issue: {type(exc).__name__}: {exc}"[:1000]
                 yield FetchFailure(id=f"toy:{raw.get('id') or 'unidentified'}", reason=reason)
 
