@@ -4,6 +4,7 @@ bring a pruned document back from the fetch cache."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -106,6 +107,26 @@ def test_a_listing_answering_500_is_refused_and_deletes_nothing_even_forced(
             assert refused.value.summary.deleted_vectors == 0
     finally:
         fresh_sandbox.control("faults", {"jira": {"rate_5xx": 0.0, "fault_path": None}})
+    assert sorted(pinecone_ids(fresh_sandbox, "jira:")) == sorted(before)
+
+
+def test_a_listing_that_breaks_after_its_first_page_is_refused_even_forced(
+    env: dict[str, str], fresh_sandbox: RunningSandbox
+) -> None:
+    assert jira_backfill(full=True, active_only=False)["status"] == "verified"
+    before = pinecone_ids(fresh_sandbox, "jira:")
+    ids = sorted(fresh_sandbox.control("jira/stats", {})["issue_ids"])
+    # Page 1 of the id listing answers half the issues and a next-page token; page 2 answers 500 every time.
+    first = {"issues": [{"id": i} for i in ids[: len(ids) // 2]], "nextPageToken": "PAGE-TWO", "isLast": False}
+    listing = {"api": "jira", "path_contains": "/search/jql", "body_contains": "ORDER BY key ASC"}
+    fresh_sandbox.control("canned", {**listing, "body": json.dumps(first)})
+    broken = {"errorMessages": ["Internal server error"], "errors": {}}
+    fresh_sandbox.control(
+        "canned", {**listing, "body_contains": "PAGE-TWO", "status": 500, "body": json.dumps(broken), "times": 50}
+    )
+    with pytest.raises(PruneRefused, match=r"listing failed.*\(ids\): server error HTTP 500") as refused:
+        prune(source="jira", force=True)  # --force never passes a failed listing
+    assert refused.value.summary.deleted_vectors == 0 and refused.value.summary.stale == 0
     assert sorted(pinecone_ids(fresh_sandbox, "jira:")) == sorted(before)
 
 
