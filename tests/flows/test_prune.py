@@ -46,6 +46,9 @@ def test_prune_removes_exactly_the_deleted_issues_and_a_rerun_nothing(
     deleted = {f"jira:{fresh_sandbox.control('jira/delete_issue', {})['id']}" for _ in range(3)}
     assert deleted <= before
 
+    probes = _vectors(fresh_sandbox, [f"{doc_id}#0" for doc_id in deleted])
+    assert {hit for values in probes for hit in _nearest(fresh_sandbox, values)} & deleted == deleted
+
     dry = prune(source="jira", dry_run=True)
     assert dry["status"] == "dry_run" and dry["stale"] == 3 and dry["deleted_documents"] == 0
     assert _docs(fresh_sandbox, "jira:") == before
@@ -58,6 +61,8 @@ def test_prune_removes_exactly_the_deleted_issues_and_a_rerun_nothing(
     assert _docs(fresh_sandbox, "jira:") == before - deleted == _live_issues(fresh_sandbox)
     for doc_id in deleted:
         assert pinecone_ids(fresh_sandbox, f"{doc_id}#") == []  # every chunk, not just the first
+    # A search with each deleted document's own vector no longer finds it.
+    assert not {hit for values in probes for hit in _nearest(fresh_sandbox, values)} & deleted
 
     again = prune(source="jira")
     assert again["status"] == "pruned" and again["stale"] == 0 and again["deleted_vectors"] == 0
@@ -186,3 +191,20 @@ def _project_of(sb: RunningSandbox, doc_id: str) -> str:
     index = Pinecone(api_key=sb.env["PINECONE_API_KEY"]).Index(host=sb.env["PINECONE_INDEX_HOST"])
     fetched = index.fetch(ids=[f"{doc_id}#0"], namespace=sb.env["PINECONE_NAMESPACE"])
     return str(fetched.vectors[f"{doc_id}#0"].metadata["project"])
+
+
+def _index(sb: RunningSandbox):  # type: ignore[no-untyped-def]
+    from pinecone import Pinecone
+
+    return Pinecone(api_key=sb.env["PINECONE_API_KEY"]).Index(host=sb.env["PINECONE_INDEX_HOST"])
+
+
+def _vectors(sb: RunningSandbox, ids: list[str]) -> list[list[float]]:
+    fetched = _index(sb).fetch(ids=ids, namespace=sb.env["PINECONE_NAMESPACE"])
+    return [list(fetched.vectors[i].values) for i in ids]
+
+
+def _nearest(sb: RunningSandbox, values: list[float]) -> set[str]:
+    """The documents of the 5 nearest vectors: what a search would return."""
+    result = _index(sb).query(vector=values, top_k=5, namespace=sb.env["PINECONE_NAMESPACE"])
+    return {match.id.rsplit("#", 1)[0] for match in result.matches}
