@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -53,9 +54,18 @@ def test_prune_removes_exactly_the_deleted_issues_and_a_rerun_nothing(
     assert dry["status"] == "dry_run" and dry["stale"] == 3 and dry["deleted_documents"] == 0
     assert _docs(fresh_sandbox, "jira:") == before
 
+    # One of them had also failed in a later run: pruning proves it gone, so it leaves the failure ledger.
+    backend = LocalStateBackend(load_settings().backfill_home)
+    state = backend.load("jira")
+    ledgered = sorted(deleted)[0]
+    now = datetime.now(UTC)
+    state.settle_failures(asked=[], ingested=[], failed=[(ledgered, "bad", now), ("jira:kept", "bad", now)], now=now)
+    backend.save(state)
+
     summary = prune(source="jira")
     assert summary["status"] == "pruned", summary
-    assert (summary["stale"], summary["deleted_documents"]) == (3, 3)
+    assert (summary["stale"], summary["deleted_documents"], summary["failures_dropped"]) == (3, 3, 1)
+    assert [f.id for f in _state("jira").failures] == ["jira:kept"]
     assert summary["verified_gone"] == summary["deleted_vectors"] > 0
     assert set(summary["stale_sample"]) == deleted
     assert _docs(fresh_sandbox, "jira:") == before - deleted == _live_issues(fresh_sandbox)
