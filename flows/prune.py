@@ -135,18 +135,20 @@ def _prune_holding_lease(source: str, settings: Settings, *, dry_run: bool, forc
     summary.reason = "nothing to delete"
 
     lease.check()
+    gone: set[str] = set()
     if stale:
         vector_ids = [vid for doc_id in stale for vid in ours[doc_id]]
         store.delete(vector_ids)
         left = _read_back(store, vector_ids)
         summary.deleted_vectors = len(vector_ids) - len(left)
         summary.verified_gone = summary.deleted_vectors
-        summary.deleted_documents = len({doc_id_of_chunk(v) for v in vector_ids} - {doc_id_of_chunk(v) for v in left})
+        gone = set(stale) - {doc_id_of_chunk(v) for v in left}  # documents none of whose chunks remain
+        summary.deleted_documents = len(gone)
         if left:
             summary.status = "failed"
             summary.reason = f"{len(left)} deleted vector(s) still read back, e.g. {', '.join(left[:5])}"
     state = backend.load(source)
-    summary.failures_dropped = len(state.drop_failures(stale))
+    summary.failures_dropped = len(state.drop_failures(gone))
     # Cached fetch results of an unfinished run may hold the deleted documents: without its pending run no
     # resume can reach them (their cache key carries its run key); the next run plans its window afresh.
     summary.pending_cleared = state.pending is not None

@@ -185,10 +185,10 @@ def test_a_deleted_project_leaves_only_after_the_threshold_check(
     assert gone and victim in gone
     share = len(gone) / len(before)
 
-    if share > load_settings().backfill_prune_max_share:
-        with pytest.raises(PruneRefused, match="BACKFILL_PRUNE_MAX_SHARE"):
-            prune(source="jira")
-        assert _docs(fresh_sandbox, "jira:") == before
+    assert share > load_settings().backfill_prune_max_share  # a whole project is more than the default 10 %
+    with pytest.raises(PruneRefused, match="BACKFILL_PRUNE_MAX_SHARE"):
+        prune(source="jira")
+    assert _docs(fresh_sandbox, "jira:") == before
     with exported({"BACKFILL_PRUNE_MAX_SHARE": f"{min(1.0, share + 0.01):.2f}"}):
         summary = prune(source="jira")  # within the (raised) threshold: no --force needed
     assert summary["status"] == "pruned" and summary["deleted_documents"] == len(gone)
