@@ -192,6 +192,46 @@ for _spec in SOURCES.values():
     run_app.command(_spec.name)(_run_source_command(_spec))
 
 
+prune_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Delete from the index what a source no longer has. Refuses (exit 1) when its listing failed or when it "
+    "would delete more than BACKFILL_PRUNE_MAX_SHARE of the source's documents, unless --force.",
+)
+app.add_typer(prune_app, name="prune")
+
+
+def _prune_source_command(spec: SourceSpec) -> Callable[..., None]:
+    """``backfill prune <source>``."""
+
+    def command(
+        dry_run: Annotated[bool, typer.Option(help="Report what would be deleted; delete nothing.")] = False,
+        force: Annotated[bool, typer.Option(help="Delete past the threshold (never past a failed listing).")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the prune summary as one JSON object.")] = False,
+    ) -> None:
+        from backfill.running import prune_source_flow
+
+        try:
+            summary = prune_source_flow(spec.name, dry_run=dry_run, force=force)
+        except (SettingsError, ValueError, PrefectServerError) as exc:
+            raise fail(str(exc), code=2) from None
+        if as_json:
+            _print_json(summary.as_dict())
+        else:
+            from backfill.reporting import print_prune_summary
+
+            print_prune_summary(summary)
+        if summary.status not in {"pruned", "dry_run"}:
+            raise typer.Exit(1)
+
+    command.__doc__ = f"Delete {spec.display} {spec.what} that are gone at the source from the index (verified)."
+    return command
+
+
+for _spec in SOURCES.values():
+    prune_app.command(_spec.name)(_prune_source_command(_spec))
+
+
 @app.command()
 def demo(
     scale: Annotated[float, typer.Option(help="Sandbox corpus size (the default fits the 5-minute budget).")] = 0.02,

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from backfill.prefect_server import prefect_api_for_command
-from core.report import RunSummary
+from core.report import PruneSummary, RunSummary
 from core.settings import load_settings
 from ingest.errors import IngestError
 from ingest.jsonl import validate_file
 
-__all__ = ["ingest_file", "load_flow", "run_source_flow"]
+__all__ = ["ingest_file", "load_flow", "prune_source_flow", "run_source_flow"]
 
 
 def ingest_file(
@@ -89,6 +89,24 @@ def run_source_flow(
             return RunSummary.failed(f"{type(exc).__name__}: {exc}", asdict(report) if report else None)
         finally:
             PROGRESS_LISTENERS.remove(bar.update)
+
+
+def prune_source_flow(source: str, *, dry_run: bool = False, force: bool = False) -> PruneSummary:
+    """Run the prune flow for one registered source in this process. Returns its summary; ``status`` says whether
+    it pruned, refused (and why) or failed. Raises ``PrefectServerError`` when no Prefect API can be had."""
+    from connectors.registry import source_spec
+
+    spec = source_spec(source)  # UnknownSourceError (a ValueError) names the registered sources
+    spec.build(load_settings()).close()  # missing settings fail here, naming the variables
+    from flows.prune import PruneFailed, PruneRefused, prune
+
+    with prefect_api_for_command():
+        try:
+            return PruneSummary.model_validate(prune(source=source, dry_run=dry_run, force=force))
+        except (PruneRefused, PruneFailed) as exc:
+            return exc.summary
+        except Exception as exc:
+            return PruneSummary(source=source, status="failed", reason=f"{type(exc).__name__}: {exc}")
 
 
 def load_flow(entrypoint: str) -> Any:

@@ -83,6 +83,9 @@ class SourceSpec:
     in_demo: bool = True
     what: str = "items"  # what its documents are, for help texts ("issues", "worklogs")
     extra_secrets: Mapping[str, str] = field(default_factory=dict)  # tokens of other APIs it calls
+    # The filters pruning plans its listing scopes with (``partitions(window, **prune_filters)``): every scope
+    # whose documents the index may hold, e.g. Jira's archived projects too, so they are never taken as deleted.
+    prune_filters: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def all_secrets(self) -> dict[str, str]:
@@ -114,6 +117,7 @@ SOURCES: dict[str, SourceSpec] = {
             # re-reading half an hour costs little (unchanged chunks are skipped by hash) and catches late edits.
             overlap=timedelta(minutes=30),
             what="issues",
+            prune_filters={"active_only": False},
             filters=(
                 FilterOption("projects", "--project", "Jira project key (repeatable).", repeatable=True),
                 FilterOption("active_only", "--include-archived", "Jira: also archived projects.", negate=True),

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["REPORT_FIELDS", "SOURCE_RUN_FIELDS", "RunSummary"]
+__all__ = ["REPORT_FIELDS", "SOURCE_RUN_FIELDS", "PruneSummary", "RunSummary"]
 
 REPORT_FIELDS = (
     "partitions",
@@ -79,3 +79,35 @@ class RunSummary(BaseModel):
         """The report fields, in order (a plain ingest has no partitions, failure ledger or withheld items)."""
         shown = REPORT_FIELDS if self.is_source_run else [f for f in REPORT_FIELDS if f not in SOURCE_RUN_FIELDS]
         return {name: getattr(self, name) for name in shown}
+
+
+class PruneSummary(BaseModel):
+    """What one prune did: what the source still has, what the index held, what was (or was not) deleted and why.
+
+    ``status``: ``pruned`` (deletions verified, or nothing to delete), ``dry_run`` (nothing deleted on purpose),
+    ``refused`` (the guard stopped it: a failed or partial listing, a rejected token, or too large a share),
+    ``failed`` (deletions did not verify).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    status: str = "running"  # pruned | dry_run | refused | failed | running
+    reason: str = ""  # why nothing (or not everything) was deleted
+    scopes: int = 0  # listings made at the source (Jira: one per set of projects)
+    live: int = 0  # documents the source still has
+    stored: int = 0  # documents under the source's prefix in the index
+    stale: int = 0  # held by the index, gone at the source
+    share: float = 0.0  # stale / stored
+    max_share: float = 0.0  # the threshold in force (BACKFILL_PRUNE_MAX_SHARE)
+    forced: bool = False
+    deleted_documents: int = 0
+    deleted_vectors: int = 0
+    verified_gone: int = 0  # deleted vector ids that read back as absent
+    failures_dropped: int = 0  # ledger records of deleted documents
+    pending_cleared: bool = False  # an unfinished run's cached fetch results can no longer be resumed
+    stale_sample: list[str] = Field(default_factory=list)
+    requests: dict[str, int] = Field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # long a crashed holder's lease blocks others (it is renewed every third of this while its run lives).
     backfill_lease_wait_s: float = Field(default=300.0, ge=0, le=86_400)
     backfill_lease_ttl_s: float = Field(default=120.0, ge=5, le=3_600)
+    # Pruning (flows/prune.py) refuses to delete more than this share of a source's documents without --force:
+    # a listing that silently came back short must not wipe the index.
+    backfill_prune_max_share: float = Field(default=0.10, gt=0, le=1)
     # Jira comments restricted to a role/group and JSM internal notes stay out of the shared documents unless
     # this is set (the index has no per-comment permissions); they are counted in each document's metadata.
     jira_include_restricted_comments: bool = False

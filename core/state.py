@@ -195,6 +195,13 @@ class SourceState(BaseModel):
         self.failures = sorted(merged.values(), key=lambda f: f.id)
         return change
 
+    def drop_failures(self, doc_ids: Iterable[str]) -> list[str]:
+        """Remove ledger records of ``doc_ids`` (documents proven gone at the source by pruning); the dropped ids."""
+        gone = set(doc_ids)
+        dropped = [f.id for f in self.failures if f.id in gone]
+        self.failures = [f for f in self.failures if f.id not in gone]
+        return dropped
+
     def failure_window_start(self) -> datetime | None:
         """The earliest window that held a ledger record (None: unknown for some, re-read everything)."""
         starts = [f.window_start for f in self.failures]

@@ -11,9 +11,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from core.report import RunSummary
+from core.report import PruneSummary, RunSummary
 
-__all__ = ["ProgressArtifact", "publish_run_report"]
+__all__ = ["ProgressArtifact", "publish_prune_report", "publish_run_report"]
 
 
 def _key(*parts: str) -> str:
@@ -59,3 +59,13 @@ def publish_run_report(source: str, summary: RunSummary, extra_markdown: str = "
     if extra_markdown:
         lines += ["", extra_markdown]
     create_markdown_artifact(key=_key(source, "run-summary"), markdown="\n".join(lines))
+
+
+def publish_prune_report(summary: PruneSummary) -> None:
+    """A markdown artifact saying what a prune deleted, what it did not, and why."""
+    row = summary.as_dict()
+    lines = [f"# {summary.source} prune: {summary.status}", "", f"**{summary.reason}**", ""]
+    lines += [f"* **{k}**: {v}" for k, v in row.items() if k not in {"source", "status", "reason", "stale_sample"}]
+    if summary.stale_sample:
+        lines += ["", "Stale ids (sample): " + ", ".join(f"`{i}`" for i in summary.stale_sample)]
+    create_markdown_artifact(key=_key(summary.source, "prune-report"), markdown="\n".join(lines))

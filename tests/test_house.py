@@ -1,7 +1,7 @@
 """The house rules, checked: a source is one registry entry plus its own files; floors only point down.
 
-- every registered source has a ``<source>-sync``/``<source>-backfill`` pair in prefect.yaml running its flow, and a
-  section in docs/SOURCES.md;
+- every registered source has a ``<source>-sync``/``<source>-backfill`` pair in prefect.yaml running its flow, a
+  weekly ``<source>-prune`` running the shared prune flow for it, and a section in docs/SOURCES.md;
 - no ``if source == "…"`` outside a source's own modules;
 - ``connectors/`` and ``ingest/`` never import ``flows/``, the application or ``sandbox/``; ``flows/`` never imports
   the application; nothing but the application imports ``sandbox/``.
@@ -38,6 +38,15 @@ def test_every_source_has_its_sync_and_backfill_deployments(source: str) -> None
         name = f"{source}-{kind}"
         assert name in deployments, f"prefect.yaml lacks the {name} deployment of registered source {source}"
         assert deployments[name]["entrypoint"] == SOURCES[source].flow, f"{name} does not run {SOURCES[source].flow}"
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_every_source_has_its_prune_deployment(source: str) -> None:
+    deployment = _deployments().get(f"{source}-prune")
+    assert deployment is not None, f"prefect.yaml lacks the {source}-prune deployment of registered source {source}"
+    assert deployment["entrypoint"] == "flows.prune:prune"
+    assert deployment["parameters"] == {"source": source}
+    assert "backfill" in deployment["tags"]  # a refusal fails the run: the failure automation must post it
 
 
 @pytest.mark.parametrize("source", list(SOURCES))

@@ -329,6 +329,8 @@ class _Jira:
         if action == "delete_issue":
             stub = state.delete(body.get("key"))
             return {"key": stub.key, "id": str(stub.id)}
+        if action == "delete_project":
+            return _changed(state.delete_project(str(body["key"])), state)
         if action == "set_timezone":
             try:
                 ZoneInfo(str(body["tz"]))

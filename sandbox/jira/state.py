@@ -56,6 +56,7 @@ class _Overlay:
     version: dict[int, int] = field(default_factory=dict)  # issue id -> edits so far
     added: list[corpus.IssueStub] = field(default_factory=list)
     deleted: set[int] = field(default_factory=set)
+    deleted_projects: set[str] = field(default_factory=set)  # project keys deleted with all their issues
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # issue id -> added comments
     security: dict[int, str] = field(default_factory=dict)  # issue id -> security level name
     mutations: int = 0
@@ -75,7 +76,8 @@ class JiraState:
 
     # --- corpus access ---
     def projects(self) -> list[corpus.Project]:
-        return corpus.projects(self.seed, self.scale, self.anchor)
+        gone = self.overlay.deleted_projects
+        return [p for p in corpus.projects(self.seed, self.scale, self.anchor) if p.key not in gone]
 
     def people(self) -> list[tuple[str, str]]:
         return corpus.people(self.seed)
@@ -87,7 +89,7 @@ class JiraState:
             if self._cache is None or self._cache[0] != ov.mutations:
                 base = corpus.issue_stubs(self.seed, self.scale, self.anchor)
                 every = [replace(s, updated=ov.updated[s.id]) if s.id in ov.updated else s for s in (*base, *ov.added)]
-                live = [s for s in every if s.id not in ov.deleted]
+                live = [s for s in every if s.id not in ov.deleted and s.project.key not in ov.deleted_projects]
                 index = {str(s.id): s for s in live} | {s.key: s for s in live}
                 rows = [Row(s.id, s.key, s.project.key, s.number, s.created, s.updated) for s in live]
                 self._cache = (ov.mutations, live, index, rows)
@@ -195,6 +197,16 @@ class JiraState:
             self.overlay.deleted.add(stub.id)
             self.overlay.mutations += 1
             return stub
+
+    def delete_project(self, key: str) -> list[corpus.IssueStub]:
+        """Delete a project and every issue in it (they leave every listing); the issues it held."""
+        with self.lock:
+            if key not in {p.key for p in self.projects()}:
+                raise KeyError(f"no project {key}")
+            issues = [s for s in self.stubs() if s.project.key == key]
+            self.overlay.deleted_projects.add(key)
+            self.overlay.mutations += 1
+            return issues
 
     def reset(self) -> None:
         with self.lock:

@@ -116,12 +116,14 @@ class _Tempo:
             self.edited: dict[int, corpus.Worklog] = {}
             self.added: list[corpus.Worklog] = []
             self.broken: set[int] = set()  # worklogs rendered with an unreadable timeSpentSeconds
+            self.deleted: set[int] = set()  # worklogs deleted through the control API (gone from every listing)
             self.auth_fail = False
 
     def all_worklogs(self) -> list[corpus.Worklog]:
         base = corpus.worklogs(self.ctx.seed, self.ctx.scale, self.anchor)
         with self.lock:
-            return [self.edited.get(w.id, w) for w in base] + list(self.added)
+            every = [self.edited.get(w.id, w) for w in base] + list(self.added)
+            return [w for w in every if w.id not in self.deleted] if self.deleted else every
 
     def authorized(self, request: Request) -> bool:
         # The sandbox token, or any token that extends it (tests use marker tokens to prove secrets never leak).
@@ -231,6 +233,18 @@ class _Tempo:
             with self.lock:
                 (self.broken.add if body.get("broken", True) else self.broken.discard)(int(body["id"]))
             return {"broken": sorted(self.broken)}
+        if action == "delete_worklog":
+            # {"id": n} or {} for a seeded pick: the worklog leaves every listing, as DELETE /4/worklogs/{id} does
+            with self.lock:
+                every = self.all_worklogs()
+                if body.get("id") is not None:
+                    target = next((w for w in every if w.id == int(body["id"])), None)
+                    if target is None:
+                        raise KeyError(f"no worklog {body['id']}")
+                else:
+                    target = random.Random(f"{self.ctx.seed}:tempo:del:{len(self.deleted)}").choice(every)
+                self.deleted.add(target.id)
+            return {"id": str(target.id)}
         if action == "auth":
             self.auth_fail = bool(body.get("fail", True))
             return {"fail": self.auth_fail}

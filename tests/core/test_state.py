@@ -120,3 +120,12 @@ def test_save_fsyncs_before_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "replace", replace)
     LocalStateBackend(tmp_path).save(SourceState(source="jira"))
     assert calls.index("fsync") < calls.index("replace")
+
+
+def test_pruned_ids_leave_the_failure_ledger_and_nothing_else_does() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    state = SourceState(source="jira")
+    state.settle_failures(asked=[], ingested=[], failed=[("jira:1", "bad", now), ("jira:2", "bad", now)], now=now)
+    assert state.drop_failures(["jira:2", "jira:9"]) == ["jira:2"]
+    assert [f.id for f in state.failures] == ["jira:1"]
+    assert state.drop_failures([]) == []

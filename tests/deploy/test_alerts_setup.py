@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ from flows.alerts import (
     stale_automation_name,
 )
 from flows.pipeline import VERIFIED_EVENT
+from sandbox.server import RunningSandbox
 from tests.deploy.conftest import PrefectServer, Webhook
 from tests.deploy.deploy_helpers import FAKE_TOKENS
+from tests.flows.flow_helpers import simulator_env
 
 EXPECTED_AUTOMATIONS = [FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo"]
 
@@ -217,3 +220,28 @@ def test_a_failed_backfill_tagged_run_posts_to_the_webhook(
     assert "'project': 'FAILME'" in post["message"]
     assert "CONFIGURATION" not in post["message"]  # the crash hint is for Crashed runs only
     assert 'section "A backfill run failed"' in post["message"]
+
+
+def test_a_refused_prune_fails_its_run_and_the_alert_names_the_reason(
+    deploy_server: PrefectServer,
+    alerts_setup: dict[str, Any],
+    webhook: Webhook,
+    fresh_sandbox: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.prune import prune
+
+    env = {**fresh_sandbox.env, **simulator_env(fresh_sandbox), "BACKFILL_HOME": str(tmp_path / "home")}
+    for key, value in {**env, "BACKFILL_HTTP_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    fresh_sandbox.control("jira/auth", {"fail": True})
+    try:
+        with tags("backfill", "jira", "prune"):  # what the jira-prune deployment gives its runs
+            state = prune(source="jira", return_state=True)
+    finally:
+        fresh_sandbox.control("jira/auth", {"fail": False})
+    assert state.is_failed()
+    post = webhook.wait_for("backfill-prune", timeout=60)
+    assert "is Failed" in post["title"]
+    assert "prune refused: the listing failed" in post["message"]

@@ -38,6 +38,12 @@ EXPECTED = {
         "cron": None,
         "parameters": {"days_back": None, "since": None, "full": False, "resume": True},
     },
+    "backfill-prune/jira-prune": {
+        "tags": {"backfill", "jira", "prune"}, "cron": "30 3 * * 0", "parameters": {"source": "jira"},
+    },
+    "backfill-prune/tempo-prune": {
+        "tags": {"backfill", "tempo", "prune"}, "cron": "30 4 * * 0", "parameters": {"source": "tempo"},
+    },
     "backfill-coverage/coverage": {"tags": {"backfill-ops", "coverage"}, "cron": "5 * * * *", "parameters": {}},
 }  # fmt: skip
 

@@ -87,3 +87,27 @@ def test_stop_frees_the_port() -> None:
     sandbox.stop()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{sandbox.base_url}/_control/counters", timeout=2)
+
+
+def test_deleted_worklogs_and_projects_leave_every_listing_until_reset(fresh_sandbox) -> None:
+    worklogs = set(fresh_sandbox.control("tempo/stats", {})["worklog_ids"])
+    gone = fresh_sandbox.control("tempo/delete_worklog", {})["id"]
+    assert gone in worklogs
+    assert set(fresh_sandbox.control("tempo/stats", {})["worklog_ids"]) == worklogs - {gone}
+
+    before = fresh_sandbox.control("jira/stats", {})
+    base = f"{fresh_sandbox.env['JIRA_URL']}/rest/api/3"
+    auth = (fresh_sandbox.env["JIRA_EMAIL"], fresh_sandbox.env["JIRA_API_TOKEN"])
+    every = {"status": "live,archived"}
+    projects = httpx.get(f"{base}/project/search", params=every, auth=auth).json()["values"]
+    key = projects[0]["key"]
+    issues = fresh_sandbox.control("jira/delete_project", {"key": key})["ids"]
+    after = fresh_sandbox.control("jira/stats", {})
+    assert after["projects"] == before["projects"] - 1
+    assert set(after["issue_ids"]) == set(before["issue_ids"]) - set(issues)
+    keys = [p["key"] for p in httpx.get(f"{base}/project/search", params=every, auth=auth).json()["values"]]
+    assert key not in keys
+
+    fresh_sandbox.control("reset")
+    assert fresh_sandbox.control("jira/stats", {})["projects"] == before["projects"]
+    assert set(fresh_sandbox.control("tempo/stats", {})["worklog_ids"]) == worklogs
