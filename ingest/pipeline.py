@@ -5,8 +5,9 @@ chunks and one upsert request of embedded records waiting to be sent (plus the r
 (seen ids, written id → hash), never the corpus. Planned chunks are carried across document batches so that
 only full requests go out (≤ 2,048 inputs / 300k tokens per embedding request, ≤ 1,000 records / 2 MB per
 upsert); the remainder is flushed once, before verification. It is composed of public step functions
-(``plan_batch``, ``write_requests``, ``delete_stale``, ``verify``) so the Prefect flow can wrap each document
-batch and each flushed request group in its own task with the same behaviour.
+(``plan_batch``, ``update_metadata``, ``write_requests``, ``delete_stale``, ``verify``) so the Prefect flow can
+wrap each document batch and each flushed request group in its own task with the same behaviour. A chunk whose
+text is stored but whose document fields changed (a new ``acl``) is updated in place, never re-embedded.
 """
 
 from __future__ import annotations
