@@ -87,10 +87,11 @@ class LanceDBStore:
         rows: list[dict[str, object]] = []
         for batch in _batched(ids, _ID_BATCH):
             rows.extend(self._select(_in_list(batch), ["id", "vector", "metadata"], len(batch)))
-        records = [
-            Record(str(row["id"]), list(row["vector"]), {**json.loads(row["metadata"]), **metadata[str(row["id"])]})  # type: ignore[call-overload]
-            for row in rows
-        ]
+        records = []
+        for row in rows:
+            vid = str(row["id"])
+            stored = json.loads(str(row["metadata"]))
+            records.append(Record(vid, list(row["vector"]), {**stored, **metadata[vid]}))  # type: ignore[call-overload]
         if records:
             self.upsert(records)
         return len(ids)
