@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from core.acl import ACL_FIELDS
 from ingest.chunk_ahead import START_AFTER_DOCS, chunked_batches
 from ingest.chunking import Chunk, chunk_document
 from ingest.dedupe import Deduper
@@ -190,8 +191,12 @@ def _stored_is_newer(stored: Sequence[Mapping[str, object] | None], doc: Documen
 
 def _is_current(stored: Mapping[str, object] | None, wanted: Mapping[str, object]) -> bool:
     # chunk_count and doc_hash count too: a grown document or a changed status must not leave stale metadata.
-    return stored is not None and all(
-        stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash")
+    # The acl fields too: a chunk written before they existed has the same doc_hash but no filterable acl (a full
+    # run then adds them in place, without embedding).
+    return (
+        stored is not None
+        and all(stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash"))
+        and all(stored.get(key) == wanted.get(key) for key in ACL_FIELDS)
     )
 
 

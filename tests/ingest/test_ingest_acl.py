@@ -18,7 +18,7 @@ from ingest.embedders import OpenAIEmbedder
 from ingest.factory import build_store
 from ingest.metadata import MAX_METADATA_BYTES, chunk_metadata, metadata_size
 from ingest.pipeline import IngestOptions, run_ingest
-from ingest.protocols import VectorStore
+from ingest.protocols import Record, VectorStore
 from sandbox.server import RunningSandbox
 from sandbox.text import TextGen
 from tests.ingest.ingest_helpers import DIM, make_settings
@@ -112,6 +112,28 @@ def test_a_changed_acl_rewrites_metadata_without_embedding(
     assert stored["jira:0#0"]["acl"] == [ENG, INTERNAL] and stored["jira:0#0"]["acl_security"] == INTERNAL
     assert stored["jira:5#0"]["acl"] == [ENG] and stored["jira:5#0"]["acl_security"] == "none"
     assert run_ingest(restricted, embedder, store, FAST).metadata_updated == 0  # settled
+
+
+def test_chunks_stored_before_the_acl_fields_get_them_in_place_without_embedding(
+    sb: RunningSandbox, make: Callable[[], tuple[OpenAIEmbedder, VectorStore]]
+) -> None:
+    embedder, store = make()
+    docs = [_doc(n, [ENG]) for n in range(3)]
+    old = []  # written as a version without acl_scope/acl_security/acl_rest did
+    for doc in docs:
+        chunks = chunk_document(doc, embedder.max_chunk_tokens, MODEL)
+        vectors = embedder.embed([chunk.text for chunk in chunks])
+        for chunk, values in zip(chunks, vectors, strict=True):
+            metadata = {k: v for k, v in chunk_metadata(doc, chunk, MODEL).items() if not k.startswith("acl_")}
+            old.append(Record(chunk.id, list(values), metadata))
+    store.upsert(old)
+    requests_before = _embedding_requests(sb)
+
+    report = run_ingest(docs, embedder, store, FAST)
+
+    assert report.status == "verified" and report.tokens == 0 and report.metadata_updated == len(old)
+    assert _embedding_requests(sb) == requests_before
+    assert all(m["acl_scope"] == ENG for m in store.fetch_metadata([r.id for r in old]).values())
 
 
 # --- filtered queries ---------------------------------------------------------------------------------------
