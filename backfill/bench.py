@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,21 @@ class _MeteredStore:
         finally:
             self._timed("delete", started)
 
-    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
-        return self._inner.query(vector, top_k, source)
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, object]]) -> int:
+        started = time.perf_counter()
+        try:
+            return self._inner.update_metadata(metadata)
+        finally:
+            self._timed("update", started)
+
+    def query(
+        self,
+        vector: Sequence[float],
+        top_k: int,
+        source: str | None = None,
+        grants: Collection[str] | None = None,
+    ) -> list[Match]:
+        return self._inner.query(vector, top_k, source, grants)
 
     def count(self) -> int:
         return self._inner.count()

@@ -88,12 +88,16 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only this source (jira, tempo, ...).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="How many results.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    principal: Annotated[
+        str | None,
+        typer.Option("--as", help="Search as this principal: only what its grants (BACKFILL_GRANTS_FILE) may see."),
+    ] = None,
 ) -> None:
     """Semantic search over the index."""
     from backfill.searching import search_index
 
     try:
-        hits = search_index(query, source=source, top_k=top_k)
+        hits = search_index(query, source=source, top_k=top_k, principal=principal)
     except SettingsError as exc:
         raise fail(str(exc)) from None
     if as_json:

@@ -1,24 +1,59 @@
-"""``backfill search``: embed the query with the configured embedder and ask the configured store."""
+"""``backfill search``: embed the query with the configured embedder and ask the configured store.
+
+``--as PRINCIPAL`` searches as a reader: the principal's grants come from ``BACKFILL_GRANTS_FILE`` (JSON, principal →
+list of grants), the store filters on them (``core/acl.py``) so ``top_k`` is filled with visible chunks, and every
+hit is checked again here: a chunk without an acl, or with an entry the principal does not hold, is never returned.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from typing import Any
 
-from core.settings import load_settings
+from core.acl import visible_to
+from core.settings import Settings, SettingsError, load_settings
 from ingest.factory import build_embedder, build_store
 
-__all__ = ["search_index"]
+__all__ = ["grants_of", "search_index"]
 
 
-def search_index(query: str, *, source: str | None = None, top_k: int = 5) -> list[dict[str, Any]]:
-    """The ``top_k`` chunks nearest ``query``, best first, as plain dicts (score, id, source, title, url, text)."""
+def grants_of(principal: str, settings: Settings) -> list[str]:
+    """The grants of ``principal`` in ``BACKFILL_GRANTS_FILE``; a ``SettingsError`` when it is not there."""
+    path = settings.backfill_grants_file
+    if path is None:
+        raise SettingsError("BACKFILL_GRANTS_FILE is required by search --as (principal → list of grants)")
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"BACKFILL_GRANTS_FILE {path} cannot be read as JSON: {exc}") from None
+    grants = table.get(principal) if isinstance(table, dict) else None
+    if not isinstance(grants, list) or not all(isinstance(g, str) for g in grants):
+        raise SettingsError(f"principal {principal!r} has no list of grants in BACKFILL_GRANTS_FILE {path}")
+    return grants
+
+
+def search_index(
+    query: str,
+    *,
+    source: str | None = None,
+    top_k: int = 5,
+    principal: str | None = None,
+    grants: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``top_k`` chunks nearest ``query``, best first, as plain dicts (score, id, source, title, url, text,
+    acl); only those visible to ``principal`` (looked up in the grants file) or to ``grants`` when either is given."""
     settings = load_settings()
+    if principal is not None:
+        grants = grants_of(principal, settings)
     embedder = build_embedder(settings)
     store = build_store(settings, embedder.dimensions)
     [vector] = embedder.embed([query])
     hits = []
-    for match in store.query(vector, top_k=top_k, source=source):
+    for match in store.query(vector, top_k=top_k, source=source, grants=grants):
         meta = match.metadata
+        if grants is not None and not visible_to(meta.get("acl"), grants):
+            continue  # the store's filter is not trusted alone: fail closed
         hits.append(
             {
                 "score": round(float(match.score), 4),
@@ -28,6 +63,7 @@ def search_index(query: str, *, source: str | None = None, top_k: int = 5) -> li
                 "title": meta.get("title", ""),
                 "url": meta.get("url", ""),
                 "text": meta.get("text", ""),
+                "acl": meta.get("acl"),
             }
         )
     return hits

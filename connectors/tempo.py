@@ -88,7 +88,18 @@ def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url
         created_at=parse_timestamp(raw["createdAt"]),
         updated_at=parse_timestamp(raw["updatedAt"]),
         metadata={k: v for k, v in metadata.items() if v is not None},
+        acl=_acl(key),
     )
+
+
+def _acl(issue_key: str) -> list[str]:
+    """Who may read a worklog: whoever may read its Jira issue's project (``jira:project:<KEY>``).
+
+    A worklog whose issue Jira does not show us (deleted, or hidden from our token) fails closed: its acl is
+    ``tempo:restricted``, which no principal holds unless granted it explicitly. The issue's security level is
+    not known here (bulkfetch is asked for key and summary only), so a worklog is scoped by project alone.
+    """
+    return [f"jira:project:{issue_key.rsplit('-', 1)[0]}"] if issue_key else ["tempo:restricted"]
 
 
 def failure_id(raw: Any) -> str:

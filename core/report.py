@@ -20,6 +20,7 @@ REPORT_FIELDS = (
     "upserted",
     "verified",
     "deleted",
+    "metadata_updated",
     "failures",
     "failures_resolved",
     "failures_gone",
@@ -48,6 +49,7 @@ class RunSummary(BaseModel):
     upserted: int = 0
     verified: int = 0
     deleted: int = 0
+    metadata_updated: int = 0  # chunks whose metadata (e.g. a changed acl) was re-written without re-embedding
     failures: int = 0
     failures_resolved: int = 0
     failures_gone: int = 0

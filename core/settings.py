@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     backfill_store: Literal["lancedb", "pinecone"] = "lancedb"
     backfill_embedder: Literal["local", "openai"] = "local"
     backfill_home: Path = Path(".backfill")
+    backfill_grants_file: Path | None = None  # JSON {principal: [grant, ...]} for `backfill search --as`
     # A saved Prefect filesystem block (e.g. "s3-bucket/backfill-results") for task results *and* source state:
     # managed workers lose their disk, so resume and watermarks must live in the bucket.
     backfill_results_block: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$")

@@ -27,6 +27,7 @@ from ingest.pipeline import (
     delete_stale,
     plan_batch,
     run_ingest,
+    update_metadata,
     verify,
 )
 from ingest.protocols import Embedder, Match, Record, VectorStore
@@ -65,5 +66,6 @@ __all__ = [
     "metadata_size",
     "plan_batch",
     "run_ingest",
+    "update_metadata",
     "verify",
 ]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.acl import normalise_acl
+
 __all__ = [
     "MAX_SOURCE_LEN",
     "MAX_VECTOR_ID_LEN",
@@ -104,7 +106,9 @@ class Document(BaseModel):
     @field_validator("acl")
     @classmethod
     def _clean_acl(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [clean_text(entry) for entry in value]
+        # Normalised (stripped, deduplicated, sorted) and refused when it cannot be stored whole (core/acl.py):
+        # the ValueError makes the item a recorded failure in its mapper, never a document written with a cut acl.
+        return None if value is None else normalise_acl(clean_text(entry) for entry in value)
 
 
 def chunk_id(doc_id: str, index: int) -> str:

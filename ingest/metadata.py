@@ -4,7 +4,8 @@ The predecessor wrote metadata over 40 KB; Pinecone rejected whole batches while
 Here the size is measured as compact JSON bytes and, when over, the optional fields shrink (largest first)
 until it fits.
 The chunk ``text`` is never cut: chunking keeps it within ``MAX_CHUNK_BYTES`` stored bytes, which leaves room
-for the other required fields (``_REQUIRED_FIELDS_BYTES``), so only optional fields ever shrink.
+for the other required fields (``_REQUIRED_FIELDS_BYTES``) and for the document's ``acl`` with its per-dimension
+fields (``core/acl.py``), which are never cut either; so only optional fields ever shrink.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 import orjson
 
+from core.acl import ACL_FIELDS, MAX_ACL_BYTES, acl_fields
 from ingest.chunking import MAX_CHUNK_BYTES, Chunk
 from ingest.document import MAX_SOURCE_LEN, MAX_VECTOR_ID_LEN, Document
 from ingest.errors import MetadataTooLarge
 
 __all__ = [
+    "ACL_KEYS",
     "MAX_METADATA_BYTES",
     "REQUIRED_KEYS",
     "RESERVED_KEYS",
@@ -49,13 +52,19 @@ REQUIRED_KEYS = frozenset(
         "doc_hash",
     }
 )
+# Never cut or removed either: an acl stored cut would show a document to the wrong readers. Its size is bounded
+# when the Document is built (core/acl.py MAX_ACL_BYTES), and room for it is reserved below.
+ACL_KEYS = frozenset({"acl", *ACL_FIELDS})
+_UNCUT_KEYS = REQUIRED_KEYS | ACL_KEYS
 # Document metadata cannot overwrite these.
-RESERVED_KEYS = REQUIRED_KEYS | {"title", "url", "acl"}
+RESERVED_KEYS = REQUIRED_KEYS | ACL_KEYS | {"title", "url"}
 # The required fields but the text, at their largest: keys and punctuation, a doc id of printable ASCII (every
 # character escaped, at worst) and a source (6 bytes a character escaped), two hashes, four numbers, and a
 # model name of up to 1 KB.
 _REQUIRED_FIELDS_BYTES = 256 + 2 * MAX_VECTOR_ID_LEN + 6 * MAX_SOURCE_LEN + 64 + 32 + 4 * 24 + 1_024
-assert MAX_CHUNK_BYTES + _REQUIRED_FIELDS_BYTES <= MAX_METADATA_BYTES
+# The acl list, and its per-dimension fields (parts of the same entries, with their keys and separators).
+_ACL_BYTES = 2 * MAX_ACL_BYTES + 128
+assert MAX_CHUNK_BYTES + _REQUIRED_FIELDS_BYTES + _ACL_BYTES <= MAX_METADATA_BYTES
 
 
 def metadata_size(metadata: dict[str, Any]) -> int:
@@ -93,8 +102,9 @@ def chunk_metadata(doc: Document, chunk: Chunk, embedding_model: str, doc_hash: 
         "embedding_model": embedding_model,
         "doc_hash": doc_hash or doc_fingerprint(doc),
     }
-    if doc.acl is not None:
-        metadata["acl"] = _capped_list(doc.acl)
+    if doc.acl:  # whole, never capped (an empty or missing acl stores nothing: hidden from every reader)
+        metadata["acl"] = list(doc.acl)
+        metadata.update(acl_fields(doc.acl))
     for key, value in doc.metadata.items():
         if key in RESERVED_KEYS or key.startswith("$") or value is None:
             continue
@@ -122,11 +132,11 @@ def _cut(text: str, max_bytes: int) -> str:
 
 def _shrink_to_fit(metadata: dict[str, Any]) -> dict[str, Any]:
     while (size := metadata_size(metadata)) > MAX_METADATA_BYTES:
-        optional = [key for key in metadata if key not in REQUIRED_KEYS]
+        optional = [key for key in metadata if key not in _UNCUT_KEYS]
         if not optional:
             raise MetadataTooLarge(
                 f"metadata of {metadata['doc_id']}#{metadata['chunk_index']} is {size} bytes "
-                f"(limit {MAX_METADATA_BYTES}) with only required fields left; the chunk text is too large"
+                f"(limit {MAX_METADATA_BYTES}) with only required fields and the acl left; the chunk text is too large"
             )
         largest = max(optional, key=lambda k: metadata_size({k: metadata[k]}))
         metadata[largest] = _halve(metadata[largest])

@@ -5,8 +5,9 @@ chunks and one upsert request of embedded records waiting to be sent (plus the r
 (seen ids, written id → hash), never the corpus. Planned chunks are carried across document batches so that
 only full requests go out (≤ 2,048 inputs / 300k tokens per embedding request, ≤ 1,000 records / 2 MB per
 upsert); the remainder is flushed once, before verification. It is composed of public step functions
-(``plan_batch``, ``write_requests``, ``delete_stale``, ``verify``) so the Prefect flow can wrap each document
-batch and each flushed request group in its own task with the same behaviour.
+(``plan_batch``, ``update_metadata``, ``write_requests``, ``delete_stale``, ``verify``) so the Prefect flow can
+wrap each document batch and each flushed request group in its own task with the same behaviour. A chunk whose
+text is stored but whose document fields changed (a new ``acl``) is updated in place, never re-embedded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from core.acl import ACL_FIELDS
 from ingest.chunk_ahead import START_AFTER_DOCS, chunked_batches
 from ingest.chunking import Chunk, chunk_document
 from ingest.dedupe import Deduper
@@ -45,6 +47,7 @@ __all__ = [
     "delete_stale",
     "plan_batch",
     "run_ingest",
+    "update_metadata",
     "verify",
     "whole_embedding_requests",
     "write_requests",
@@ -84,6 +87,9 @@ class BatchPlan:
     skipped_older: int = 0  # documents left alone: the store holds a newer copy (an older replay)
     to_embed: list[PlannedChunk] = field(default_factory=list)
     stale_ids: list[str] = field(default_factory=list)  # ids of chunks that shrunken documents no longer have
+    # Chunks whose text is stored as wanted but whose document fields (acl, url, status...) changed: their
+    # metadata is re-written in place, without re-embedding (id → the whole wanted metadata).
+    to_update: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -112,6 +118,7 @@ class IngestReport:
     upserted: int = 0
     verified: int = 0
     deleted: int = 0
+    metadata_updated: int = 0  # chunks whose metadata (e.g. a changed acl) was re-written without re-embedding
     tokens: int = 0
     estimated_cost_usd: float = 0.0
     missing: int = 0
@@ -149,8 +156,12 @@ def plan_batch(
         doc_hash = doc_fingerprint(doc)  # once per document, not per chunk
         for chunk in chunks:
             metadata = chunk_metadata(doc, chunk, embedder.model, doc_hash)
-            if _is_current(existing.get(chunk.id), metadata):
+            stored = existing.get(chunk.id)
+            if _is_current(stored, metadata):
                 plan.unchanged += 1
+                continue
+            if _only_metadata_changed(stored, metadata):
+                plan.to_update[chunk.id] = metadata
                 continue
             changed = True
             plan.to_embed.append(PlannedChunk(chunk, metadata))
@@ -180,9 +191,29 @@ def _stored_is_newer(stored: Sequence[Mapping[str, object] | None], doc: Documen
 
 def _is_current(stored: Mapping[str, object] | None, wanted: Mapping[str, object]) -> bool:
     # chunk_count and doc_hash count too: a grown document or a changed status must not leave stale metadata.
-    return stored is not None and all(
-        stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash")
+    # The acl fields too: a chunk written before they existed has the same doc_hash but no filterable acl (a full
+    # run then adds them in place, without embedding).
+    return (
+        stored is not None
+        and all(stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "doc_hash"))
+        and all(stored.get(key) == wanted.get(key) for key in ACL_FIELDS)
     )
+
+
+def _only_metadata_changed(stored: Mapping[str, object] | None, wanted: Mapping[str, object]) -> bool:
+    """Whether the stored chunk has the wanted text and vector and differs only in fields that an in-place update
+    can set: same content hash, chunk count and model, and no stored field the wanted metadata lacks (an update
+    sets fields, it cannot remove one; then the chunk is written again)."""
+    return (
+        stored is not None
+        and all(stored.get(key) == wanted[key] for key in ("content_hash", "chunk_count", "embedding_model"))
+        and set(stored) <= set(wanted)
+    )
+
+
+def update_metadata(metadata: Mapping[str, Mapping[str, object]], store: VectorStore) -> int:
+    """Re-write the metadata of stored chunks in place (no embedding); returns how many were asked to change."""
+    return store.update_metadata(metadata) if metadata else 0
 
 
 def delete_stale(ids: Sequence[str], store: VectorStore) -> int:
@@ -197,8 +228,10 @@ def verify(
     store: VectorStore,
     timeout_s: float = 60.0,
     poll_s: float = 0.5,
+    key: str = "content_hash",
 ) -> VerifyResult:
-    """Read back every id in ``expected`` (id → content_hash) until all match or ``timeout_s`` passes.
+    """Read back every id in ``expected`` (id → its ``key`` field: content_hash for written chunks, doc_hash for
+    chunks whose metadata was updated) until all match or ``timeout_s`` passes.
 
     Pinecone is eventually consistent, so a just-written id may be absent for a while: poll, re-checking
     only the ids still missing, and give up after the bound with the list of what never showed up.
@@ -206,18 +239,18 @@ def verify(
     started = time.monotonic()
     pending = list(expected)
     while True:
-        pending = _missing(pending, expected, store)
+        pending = _missing(pending, expected, store, key)
         elapsed = time.monotonic() - started
         if not pending or elapsed >= timeout_s:
             return VerifyResult(len(expected), len(expected) - len(pending), pending, elapsed)
         time.sleep(min(poll_s, max(0.0, timeout_s - elapsed)))
 
 
-def _missing(ids: Sequence[str], expected: Mapping[str, str], store: VectorStore) -> list[str]:
+def _missing(ids: Sequence[str], expected: Mapping[str, str], store: VectorStore, key: str) -> list[str]:
     missing: list[str] = []
     for batch in _batched(ids, FETCH_BATCH):
         found = store.fetch_metadata(batch)
-        missing.extend(i for i in batch if (found.get(i) or {}).get("content_hash") != expected[i])
+        missing.extend(i for i in batch if (found.get(i) or {}).get(key) != expected[i])
     return missing
 
 
@@ -244,10 +277,12 @@ def run_ingest(
     plan_step = wrap("plan-batch", plan_batch)
     write_step = wrap("embed-and-upsert", write_requests)
     delete_step = wrap("delete-stale", delete_stale)
+    update_step = wrap("update-metadata", update_metadata)
     verify_step = wrap("verify", verify)
     report = IngestReport()
     deduper = Deduper(max_duplicate_share=options.max_duplicate_share, label=options.label)
     writer = Writer(write_step, embedder, store)
+    updated: dict[str, str] = {}  # chunk id → doc_hash, for chunks whose metadata was re-written in place
     batches = chunked_batches(
         _deduplicated(documents, options.batch_docs, deduper),
         lambda batch: batch.docs,
@@ -273,6 +308,8 @@ def run_ingest(
             _count_plan(report, plan, embedder.model)
             if not options.dry_run and plan.documents:
                 report.deleted += delete_step(plan.stale_ids, store)
+                report.metadata_updated += update_step(plan.to_update, store)
+                updated.update({vid: str(meta["doc_hash"]) for vid, meta in plan.to_update.items()})
                 writer.drop_written(plan.stale_ids)  # a newer copy in this run shrank the document again
                 writer.add(plan.to_embed)
                 report.embedded, report.upserted = writer.embedded, writer.upserted
@@ -293,7 +330,7 @@ def run_ingest(
         writer.close()
     if progress is not None:
         progress(report)
-    return _verify_and_finish(report, writer.written, store, options, verify_step)
+    return _verify_and_finish(report, writer.written, updated, store, options, verify_step)
 
 
 def _leading_docs_within(docs: Sequence[Document], plan: BatchPlan, budget: int) -> int:
@@ -319,11 +356,22 @@ def _count_plan(report: IngestReport, plan: BatchPlan, model: str) -> None:
 def _verify_and_finish(
     report: IngestReport,
     written: Mapping[str, str],
+    updated: Mapping[str, str],
     store: VectorStore,
     options: IngestOptions,
     verify_step: Callable[..., VerifyResult],
 ) -> IngestReport:
     result = verify_step(written, store, options.verify_timeout_s, options.verify_poll_s)
+    # Chunks updated in place are read back by their doc_hash (a later write of the same id is checked above).
+    in_place = {vid: doc_hash for vid, doc_hash in updated.items() if vid not in written}
+    if in_place:
+        again = verify_step(in_place, store, options.verify_timeout_s, options.verify_poll_s, "doc_hash")
+        result = VerifyResult(
+            result.checked + again.checked,
+            result.verified + again.verified,
+            result.missing + again.missing,
+            max(result.elapsed_s, again.elapsed_s),
+        )
     report.verified = result.verified
     report.missing = len(result.missing)
     report.missing_sample = result.missing[:5]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -61,6 +61,11 @@ class VectorStore(Protocol):
         """Write records; return how many the store acknowledged. Raises when any batch is rejected."""
         ...
 
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, object]]) -> int:
+        """Set these fields on existing vectors (id → fields), keeping their values: no re-embedding. Fields not
+        named keep their stored value. Returns how many ids were asked to change."""
+        ...
+
     def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
         """Metadata of the ids that exist (missing ids are simply absent)."""
         ...
@@ -73,8 +78,15 @@ class VectorStore(Protocol):
         """Delete vectors by id (missing ids are ignored)."""
         ...
 
-    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
-        """Nearest vectors, optionally only from one source."""
+    def query(
+        self,
+        vector: Sequence[float],
+        top_k: int,
+        source: str | None = None,
+        grants: Collection[str] | None = None,
+    ) -> list[Match]:
+        """Nearest vectors, optionally only from one source and, given ``grants``, only those a reader holding
+        them may see (``core/acl.py``; vectors without an acl never): the store fills ``top_k`` with visible ones."""
         ...
 
     def count(self) -> int:

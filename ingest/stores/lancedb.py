@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import lancedb
 import pyarrow as pa
 
+from core.acl import visible_to
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
 
@@ -80,6 +81,21 @@ class LanceDBStore:
             )
         return len(records)
 
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, object]]) -> int:
+        """Rewrite the rows' metadata JSON, keeping their vectors (read back and written in one merge)."""
+        ids = list(dict.fromkeys(metadata))
+        rows: list[dict[str, object]] = []
+        for batch in _batched(ids, _ID_BATCH):
+            rows.extend(self._select(_in_list(batch), ["id", "vector", "metadata"], len(batch)))
+        records = []
+        for row in rows:
+            vid = str(row["id"])
+            stored = json.loads(str(row["metadata"]))
+            records.append(Record(vid, list(row["vector"]), {**stored, **metadata[vid]}))  # type: ignore[call-overload]
+        if records:
+            self.upsert(records)
+        return len(ids)
+
     def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
         found: dict[str, dict[str, object]] = {}
         for batch in _batched(list(dict.fromkeys(ids)), _ID_BATCH):
@@ -97,12 +113,28 @@ class LanceDBStore:
         for batch in _batched(list(dict.fromkeys(ids)), _ID_BATCH):
             self._table.delete(_in_list(batch))
 
-    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
-        search = self._table.search(list(vector), vector_column_name="vector").distance_type("cosine")
-        if source is not None:
-            search = search.where(f"source = {_quote(source)}", prefilter=True)
-        rows = search.select(["id", "metadata", "_distance"]).limit(top_k).to_list()
-        return [Match(row["id"], 1.0 - float(row["_distance"]), json.loads(row["metadata"])) for row in rows]
+    def query(
+        self,
+        vector: Sequence[float],
+        top_k: int,
+        source: str | None = None,
+        grants: Collection[str] | None = None,
+    ) -> list[Match]:
+        """Nearest rows. The acl lives inside the metadata JSON, which a where clause cannot read, so with
+        ``grants`` the search widens (×4 each round) until ``top_k`` visible rows are found or the table is read."""
+        limit = top_k if grants is None else top_k * 4
+        while True:
+            search = self._table.search(list(vector), vector_column_name="vector").distance_type("cosine")
+            if source is not None:
+                search = search.where(f"source = {_quote(source)}", prefilter=True)
+            rows = search.select(["id", "metadata", "_distance"]).limit(limit).to_list()
+            matches = [Match(row["id"], 1.0 - float(row["_distance"]), json.loads(row["metadata"])) for row in rows]
+            if grants is None:
+                return matches
+            visible = [m for m in matches if visible_to(m.metadata.get("acl"), grants)]
+            if len(visible) >= top_k or len(rows) < limit:
+                return visible[:top_k]
+            limit *= 4
 
     def count(self) -> int:
         return int(self._table.count_rows())

@@ -9,7 +9,7 @@ records AND by 2 MB of JSON; each batch's ``upsertedCount`` must equal what was 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from pinecone.errors import (
     UnauthorizedError,
 )
 
+from core.acl import pinecone_filter
 from core.settings import Settings, require
 from ingest.errors import StoreError, UpsertShortfall, sample
 from ingest.protocols import Match, Record
@@ -151,6 +152,24 @@ class PineconeStore:
             batch = unique[start : start + MAX_IDS_PER_CALL]
             self._call("delete", lambda b=batch: self._index.delete(ids=b, namespace=self.namespace))
 
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, object]]) -> int:
+        """``update(id=, set_metadata=)`` per id: the named fields change, the vector stays (no re-embedding)."""
+        items = list(metadata.items())
+
+        def update(item: tuple[str, Mapping[str, object]]) -> None:
+            vid, fields = item
+            self._call(
+                "update", lambda: self._index.update(id=vid, set_metadata=dict(fields), namespace=self.namespace)
+            )
+
+        if len(items) <= 1:
+            for item in items:
+                update(item)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:
+                list(pool.map(update, items))
+        return len(items)
+
     # --- reads ----------------------------------------------------------------------------------------------
 
     def fetch_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -207,15 +226,26 @@ class PineconeStore:
             kwargs["pagination_token"] = token
         return self._index.list_paginated(**kwargs)
 
-    def query(self, vector: Sequence[float], top_k: int, source: str | None = None) -> list[Match]:
+    def query(
+        self,
+        vector: Sequence[float],
+        top_k: int,
+        source: str | None = None,
+        grants: Collection[str] | None = None,
+    ) -> list[Match]:
         kwargs: dict[str, Any] = {
             "vector": [float(v) for v in vector],  # plain floats: a float32 array row would not serialise
             "top_k": top_k,
             "namespace": self.namespace,
             "include_metadata": True,
         }
+        conditions: dict[str, Any] = {}
         if source is not None:
-            kwargs["filter"] = {"source": {"$eq": source}}
+            conditions["source"] = {"$eq": source}
+        if grants is not None:
+            conditions.update(pinecone_filter(grants))  # the reader's filter in the query: top_k is all visible
+        if conditions:
+            kwargs["filter"] = conditions
         response = self._call("query", lambda: self._index.query(**kwargs))
         return [Match(m.id, float(m.score), dict(m.metadata or {})) for m in response.matches]
 

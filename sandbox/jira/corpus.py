@@ -148,6 +148,9 @@ class IssueStub:
     created: datetime
     updated: datetime
     comment_count: int
+    # The generated ``updated``: generated comments are spread up to it, so that touching an issue (a new
+    # ``updated``) does not move its comments, as it does not in Jira.
+    generated_updated: datetime | None = None
 
 
 def project_count(scale: float) -> int:
@@ -296,10 +299,11 @@ def priority(n: int | None) -> dict[str, Any] | None:
 def make_comment(seed: int, stub: IssueStub, j: int) -> dict[str, Any]:
     """Comment ``j`` of a generated issue: id, author index, ADF body and creation time (spread over its life)."""
     rng = random.Random(f"{seed}:jira:comment:{stub.index}:{j}")
-    span = max(1, int((stub.updated - stub.created).total_seconds() * 1000))
+    until = stub.generated_updated or stub.updated
+    span = max(1, int((until - stub.created).total_seconds() * 1000))
     step = span // (stub.comment_count + 1)
     created = stub.created + timedelta(milliseconds=step * (j + 1) + rng.randrange(max(1, step // 2)))
-    created = min(created, stub.updated)
+    created = min(created, until)
     return {
         "id": str(1_000_000 + stub.index * 1000 + j),
         "author": rng.randrange(len(people(seed))),

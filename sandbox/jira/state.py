@@ -88,7 +88,12 @@ class JiraState:
             ov = self.overlay
             if self._cache is None or self._cache[0] != ov.mutations:
                 base = corpus.issue_stubs(self.seed, self.scale, self.anchor)
-                every = [replace(s, updated=ov.updated[s.id]) if s.id in ov.updated else s for s in (*base, *ov.added)]
+                every = [
+                    replace(s, updated=ov.updated[s.id], generated_updated=s.generated_updated or s.updated)
+                    if s.id in ov.updated
+                    else s
+                    for s in (*base, *ov.added)
+                ]
                 live = [s for s in every if s.id not in ov.deleted and s.project.key not in ov.deleted_projects]
                 index = {str(s.id): s for s in live} | {s.key: s for s in live}
                 rows = [Row(s.id, s.key, s.project.key, s.number, s.created, s.updated) for s in live]

@@ -104,6 +104,7 @@ def test_every_chunk_metadata_fits_and_keeps_the_whole_text(doc: Document, max_t
         metadata = chunk_metadata(doc, chunk, MODEL)
         assert metadata_size(metadata) <= MAX_METADATA_BYTES
         assert metadata["text"] == chunk.text and metadata["doc_id"] == doc.id
+        assert metadata.get("acl") == (doc.acl or None)  # the acl is never cut
 
 
 # --- id rules -------------------------------------------------------------------------------------------------
