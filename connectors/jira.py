@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -40,6 +40,7 @@ from connectors.jira_mapping import (
     issue_to_document,
     lookup_ids,
     project_clause,
+    security_level,
     window_jql,
 )
 from connectors.paginators import Listing, NextPageTokenPaginator, OffsetPaginator, PageRequest
@@ -49,6 +50,7 @@ from ingest.document import Document
 # The pure parts live in connectors/jira_mapping.py; re-exported here, the source's front door.
 __all__ = [
     "JIRA_FIELDS",
+    "IssueRef",
     "JiraConfig",
     "JiraConnector",
     "ProjectNotFoundError",
@@ -86,6 +88,14 @@ SLICE_MONTHS = 6  # partition width: small enough to resume usefully, large enou
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class IssueRef(NamedTuple):
+    """A Jira issue as other sources' documents refer to it."""
+
+    key: str
+    summary: str
+    security: str  # the security level's name, "" when the issue has none
 
 
 class JiraConfig(BaseModel):
@@ -338,11 +348,18 @@ class JiraConnector:
 
         Ids Jira does not return (deleted, no permission) are simply absent from the result.
         """
-        found: dict[str, tuple[str, str]] = {}
-        for issue in self._bulkfetch(sorted({str(i) for i in ids}), ["summary"], None):
+        return {issue_id: (ref.key, ref.summary) for issue_id, ref in self.bulkfetch_refs(ids).items()}
+
+    def bulkfetch_refs(self, ids: Iterable[str | int]) -> dict[str, IssueRef]:
+        """Issue id → key, summary and security level (what another source's documents inherit from the issue)."""
+        found: dict[str, IssueRef] = {}
+        for issue in self._bulkfetch(sorted({str(i) for i in ids}), ["summary", "security"], None):
             if issue.get("id") is None or not issue.get("key"):
                 continue  # an entry without id or key resolves nothing: its worklogs say "not visible in Jira"
-            found[str(issue["id"])] = (str(issue["key"]), str((issue.get("fields") or {}).get("summary") or ""))
+            fields = issue.get("fields") or {}
+            found[str(issue["id"])] = IssueRef(
+                str(issue["key"]), str(fields.get("summary") or ""), security_level(fields)
+            )
         return found
 
     def _bulkfetch(

@@ -134,6 +134,13 @@ def _restrictions(comment: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def security_level(fields: Mapping[str, Any]) -> str:
+    """The name of the issue's security level ("" when it has none): part of the acl of everything that shows the
+    issue (its own document, the worklogs logged on it)."""
+    security = fields.get("security")
+    return str(security.get("name") or security.get("id") or "") if isinstance(security, Mapping) else ""
+
+
 def issue_to_document(
     raw: Mapping[str, Any],
     comments: list[Mapping[str, Any]],
@@ -153,8 +160,7 @@ def issue_to_document(
     restricted = [c for c in comments if is_restricted(c)]
     shown = comments if include_restricted else [c for c in comments if not is_restricted(c)]
     ordered = sorted(shown, key=lambda c: (parse_timestamp(c["created"]), str(c.get("id", ""))))
-    security = fields.get("security")
-    level = str(security.get("name") or security.get("id") or "") if isinstance(security, Mapping) else ""
+    level = security_level(fields)
     acl = [f"jira:project:{project}", *([f"jira:security:{level}"] if level else [])]
     if include_restricted:
         acl += sorted({entry for c in restricted for entry in _restrictions(c)})

@@ -21,7 +21,7 @@ from connectors.auth import BearerAuth
 from connectors.base import MAPPING_ERRORS, FetchFailure, Partition, Window, parse_timestamp
 from connectors.errors import MalformedResponseError
 from connectors.http import ApiClient, RetryPolicy, make_client
-from connectors.jira import JiraConnector
+from connectors.jira import IssueRef, JiraConnector
 from connectors.paginators import NextUrlPaginator, PageRequest
 from core.planning import FULL_HISTORY_START
 from core.settings import Settings, require
@@ -37,8 +37,6 @@ WIDE_TO = "2999-12-31"
 DEFAULT_RATE_PER_S = 5.0  # Tempo's guidance: at most 5 requests/s whatever the auth type
 MAX_PAGES = 10_000
 
-IssueRef = tuple[str, str]  # (key, summary)
-
 
 def _tempo_time(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -48,7 +46,7 @@ def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url
     """Pure mapper: one v4 worklog (+ its resolved Jira issue, if Jira still has it) → Document."""
     worklog_id = int(raw["tempoWorklogId"])
     issue_id = str(raw["issue"]["id"])
-    key, summary = issue if issue else ("", "")
+    key, summary, security = issue if issue else ("", "", "")
     author = raw.get("author") or {}
     author_name = str(author.get("displayName") or author.get("accountId") or "unknown")
     hours = round(int(raw["timeSpentSeconds"]) / 3600, 2)
@@ -88,18 +86,20 @@ def worklog_to_document(raw: Mapping[str, Any], issue: IssueRef | None, jira_url
         created_at=parse_timestamp(raw["createdAt"]),
         updated_at=parse_timestamp(raw["updatedAt"]),
         metadata={k: v for k, v in metadata.items() if v is not None},
-        acl=_acl(key),
+        acl=_acl(key, security),
     )
 
 
-def _acl(issue_key: str) -> list[str]:
-    """Who may read a worklog: whoever may read its Jira issue's project (``jira:project:<KEY>``).
+def _acl(issue_key: str, security: str = "") -> list[str]:
+    """Who may read a worklog: whoever may read its Jira issue (``jira:project:<KEY>``, plus
+    ``jira:security:<level>`` when the issue has a security level — the worklog shows the issue's summary).
 
     A worklog whose issue Jira does not show us (deleted, or hidden from our token) fails closed: its acl is
-    ``tempo:restricted``, which no principal holds unless granted it explicitly. The issue's security level is
-    not known here (bulkfetch is asked for key and summary only), so a worklog is scoped by project alone.
+    ``tempo:restricted``, which no principal holds unless granted it explicitly.
     """
-    return [f"jira:project:{issue_key.rsplit('-', 1)[0]}"] if issue_key else ["tempo:restricted"]
+    if not issue_key:
+        return ["tempo:restricted"]
+    return [f"jira:project:{issue_key.rsplit('-', 1)[0]}", *([f"jira:security:{security}"] if security else [])]
 
 
 def failure_id(raw: Any) -> str:
@@ -266,7 +266,7 @@ class TempoConnector:
             if issue_id and issue_id not in self._issues:
                 unknown.add(issue_id)
         if unknown:
-            found = self.jira.bulkfetch_keys(unknown)
+            found = self.jira.bulkfetch_refs(unknown)
             self._issues.update({issue_id: found.get(issue_id) for issue_id in unknown})
 
     def _worklog_or_failure(self, raw: Mapping[str, Any]) -> Document | FetchFailure:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connectors.base import FetchFailure
-from connectors.jira import JiraConfig, JiraConnector, issue_to_document
+from connectors.jira import IssueRef, JiraConfig, JiraConnector, issue_to_document
 from connectors.tempo import worklog_to_document
 from ingest.document import Document
 from tests.connectors.test_jira_tempo_mappers import ISSUE, JIRA_URL, MARCH, SETTINGS, WORKLOG
@@ -23,9 +23,17 @@ def test_jira_acl_is_the_project_plus_the_security_level() -> None:
 
 
 @pytest.mark.parametrize(
-    ("issue", "acl"), [(("OPS-7", "Disk full"), ["jira:project:OPS"]), (None, ["tempo:restricted"])]
+    ("issue", "acl"),
+    [
+        (IssueRef("OPS-7", "Disk full", ""), ["jira:project:OPS"]),
+        # The worklog shows its issue's summary: an issue under a security level keeps its worklogs under it too.
+        (IssueRef("OPS-8", "Layoffs plan", "Staff only"), ["jira:project:OPS", "jira:security:Staff only"]),
+        (None, ["tempo:restricted"]),
+    ],
 )
-def test_a_worklog_takes_its_jira_issues_project_or_fails_closed(issue: tuple[str, str] | None, acl: list[str]) -> None:
+def test_a_worklog_takes_its_jira_issues_project_and_security_or_fails_closed(
+    issue: IssueRef | None, acl: list[str]
+) -> None:
     assert worklog_to_document(WORKLOG, issue, JIRA_URL).acl == acl
 
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import FetchFailure, Partition
-from connectors.jira import JiraConfig, JiraConnector, issue_to_document, window_jql
+from connectors.jira import IssueRef, JiraConfig, JiraConnector, issue_to_document, window_jql
 from connectors.tempo import TempoConfig, TempoConnector, worklog_to_document
 from core.settings import Settings
 from ingest.document import Document
@@ -100,7 +100,7 @@ def test_window_jql_uses_epoch_ms_and_a_total_order() -> None:
 
 
 def test_worklog_maps_to_a_document() -> None:
-    doc = worklog_to_document(WORKLOG, ("ENG-42", "Checkout fails on Safari"), JIRA_URL)
+    doc = worklog_to_document(WORKLOG, IssueRef("ENG-42", "Checkout fails on Safari", ""), JIRA_URL)
     assert doc.id == "tempo:126" and doc.url == f"{JIRA_URL}/browse/ENG-42"
     assert "ENG-42 Checkout fails on Safari" in doc.text and "1.0 h" in doc.text
     assert "Investigating checkout bug" in doc.text and "2025-01-06" in doc.text

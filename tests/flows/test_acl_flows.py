@@ -63,15 +63,19 @@ def test_every_jira_chunk_carries_its_project_and_a_security_change_is_rewritten
     assert chunks and all("jira:security:Staff only" in m["acl"] for m in chunks.values())  # type: ignore[operator]
 
 
-def test_every_tempo_chunk_carries_its_jira_project_or_fails_closed(
+def test_every_tempo_chunk_carries_its_jira_issues_project_and_security_or_fails_closed(
     env: dict[str, str], fresh_sandbox: RunningSandbox
 ) -> None:
+    secured = fresh_sandbox.control("tempo/stats", {})["issue_ids"][0]
+    fresh_sandbox.control("jira/set_security", {"key": secured, "level": "Staff only"})
     assert tempo_backfill(full=True)["status"] == "verified"
     stored = _stored(fresh_sandbox, "tempo:")
-    assert stored
+    assert stored and any(m["issue_id"] == secured for m in stored.values())
     for metadata in stored.values():
         key = metadata.get("issue_key")
         expected = [f"jira:project:{str(key).rsplit('-', 1)[0]}"] if key else ["tempo:restricted"]
+        if metadata["issue_id"] == secured:  # the worklog shows its issue's summary: it stays under its level
+            expected.append("jira:security:Staff only")
         assert metadata["acl"] == expected and metadata["acl_scope"] == expected[0]
 
 
