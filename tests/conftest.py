@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings as hypothesis_settings
 from jsonschema import Draft202012Validator
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
@@ -42,6 +43,12 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from sandbox.server import RunningSandbox, start_sandbox
+
+# Property tests explore new examples on every local run; CI replays a fixed set (derandomized, no example
+# database), so a red CI always means a change, never a lucky draw. A failure found locally prints its example.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 _SPEC_DIRS = (
     os.environ.get("BACKFILL_SPECS_DIR", ""),

@@ -82,6 +82,10 @@ def test_normalising_only_collapses_long_whitespace_runs(text: str) -> None:
 _big_strings = st.tuples(_any_chars | _surrogates, st.integers(1, 1_500)).map(lambda pair: pair[0] * pair[1])
 _items = st.lists(st.tuples(_any_chars, st.integers(1, 20)).map(lambda pair: pair[0] * pair[1]), max_size=4)
 _values = st.one_of(_big_strings, st.integers(), st.floats(), st.booleans(), _items.map(lambda items: items * 60))
+# Any acl a Document accepts: entries of any characters but the reserved "|" (and not "none"), up to its size limit
+# (10 entries of ≤ 30 characters stay under MAX_ACL_BYTES even when every character is escaped in JSON).
+_acl_entries = st.text(st.characters(exclude_characters="|", exclude_categories=["Cs"]), min_size=1, max_size=30)
+_acls = st.lists(_acl_entries.filter(lambda e: e.strip() and e.strip() != "none"), max_size=10)
 documents = st.builds(
     Document,
     id=doc_ids.filter(lambda i: "#" not in i and len(i) <= MAX_VECTOR_ID_LEN - 8),
@@ -92,7 +96,7 @@ documents = st.builds(
     created_at=st.datetimes(timezones=st.just(UTC)),
     updated_at=st.datetimes(timezones=st.just(UTC)),
     metadata=st.dictionaries(_any_chars | _surrogates, _values, max_size=6),
-    acl=st.none() | _items.map(lambda items: items * 50),
+    acl=st.none() | _acls,
 )
 
 
