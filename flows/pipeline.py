@@ -29,7 +29,7 @@ from connectors.base import FetchFailure, Partition, Window
 from connectors.errors import TransientError
 from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector, source_spec
-from core.lease import Lease, describe_holder
+from core.lease import Lease
 from core.planning import FULL_HISTORY_START, RunParams, plan_window
 from core.report import RunSummary
 from core.settings import Settings, load_settings
@@ -37,7 +37,7 @@ from core.state import PendingRun, SourceState, StateBackend
 from flows.artifacts import ProgressArtifact, publish_run_report
 from flows.ingest_subflow import ingest_subflow
 from flows.progress import notify_progress
-from flows.runtime import result_storage, state_backend
+from flows.runtime import result_storage, source_lease, state_backend
 from flows.secret_env import load_secret_env
 from ingest.document import Document, doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
@@ -159,13 +159,7 @@ def run_source(source: str, params: RunParams, filters: dict[str, Any]) -> dict[
     load_secret_env()  # tokens from Secret blocks at run time: the deployment stores none
     settings = load_settings()
     backend = state_backend(settings)
-    lease = Lease(
-        backend.lease_store(source),
-        source,
-        describe_holder(_flow_run_name()),
-        ttl_s=settings.backfill_lease_ttl_s,
-        wait_s=settings.backfill_lease_wait_s,
-    )
+    lease = source_lease(settings, backend, source)
     with lease:
         return _run_holding_lease(source, params, filters, source_spec(source).overlap, settings, backend, lease)
 
@@ -282,12 +276,6 @@ def _emit_verified(source: str, state: SourceState, run: RunSummary) -> None:
 def _is_scoped(filters: dict[str, Any]) -> bool:
     """A run narrowed to some scopes (a non-empty list filter such as ``projects``) covers only those."""
     return any(isinstance(value, list | tuple | set) and value for value in filters.values())
-
-
-def _flow_run_name() -> str | None:
-    from prefect.runtime import flow_run
-
-    return flow_run.name or None
 
 
 def _plan(

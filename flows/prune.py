@@ -28,12 +28,12 @@ from pydantic import Field
 from connectors.base import Window
 from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector, source_spec
-from core.lease import Lease, describe_holder
+from core.lease import Lease
 from core.planning import FULL_HISTORY_START
 from core.report import PruneSummary
 from core.settings import Settings, load_settings
 from flows.artifacts import publish_prune_report
-from flows.runtime import state_backend
+from flows.runtime import source_lease, state_backend
 from flows.secret_env import load_secret_env
 from ingest.document import doc_id_of_chunk
 from ingest.factory import build_embedder, build_store
@@ -77,13 +77,7 @@ def prune_source(source: str, *, dry_run: bool = False, force: bool = False) -> 
     load_secret_env()
     settings = load_settings()
     backend = state_backend(settings)
-    lease = Lease(
-        backend.lease_store(source),
-        source,
-        describe_holder(_flow_run_name()),
-        ttl_s=settings.backfill_lease_ttl_s,
-        wait_s=settings.backfill_lease_wait_s,
-    )
+    lease = source_lease(settings, backend, source)
     with lease:
         summary = _prune_holding_lease(source, settings, dry_run=dry_run, force=force, lease=lease)
     publish_prune_report(summary)
@@ -194,9 +188,3 @@ def _read_back(store: VectorStore, ids: Sequence[str], timeout_s: float = VERIFY
             return left
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
-
-
-def _flow_run_name() -> str | None:
-    from prefect.runtime import flow_run
-
-    return flow_run.name or None

@@ -14,11 +14,11 @@ from typing import Any
 
 from prefect.blocks.core import Block
 
-from core.lease import LeaseStore, LocalLeaseStore, S3LeaseStore
+from core.lease import Lease, LeaseStore, LocalLeaseStore, S3LeaseStore, describe_holder
 from core.settings import Settings
 from core.state import LocalStateBackend, SourceState, StateBackend
 
-__all__ = ["BlockStateBackend", "result_storage", "state_backend"]
+__all__ = ["BlockStateBackend", "result_storage", "source_lease", "state_backend"]
 
 STATE_FOLDER = "backfill-state"
 INDEX_KEY = f"{STATE_FOLDER}/_index.json"
@@ -93,6 +93,19 @@ class BlockStateBackend:
             if isinstance(exc, ValueError) and "not exist" in str(exc).lower():
                 return None
             raise
+
+
+def source_lease(settings: Settings, backend: StateBackend, source: str) -> Lease:
+    """The lease a flow run holds on ``source`` while it works (core/lease.py), named after the flow run."""
+    from prefect.runtime import flow_run
+
+    return Lease(
+        backend.lease_store(source),
+        source,
+        describe_holder(flow_run.name or None),
+        ttl_s=settings.backfill_lease_ttl_s,
+        wait_s=settings.backfill_lease_wait_s,
+    )
 
 
 def state_backend(settings: Settings) -> StateBackend:
