@@ -16,7 +16,9 @@ from tests.flows.flow_helpers import counters, simulator_env
 def test_a_second_run_of_the_same_source_is_refused_naming_the_first(
     prefect_server: str, fresh_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    fresh_sandbox.control("faults", {"jira": {"latency_ms": 150.0}})  # a first run long enough to overlap
+    # A first run long enough to overlap, whatever the machine's load: every Jira request takes 2.5 s, so its dozen
+    # requests outlast the second CLI's start (imports, Prefect, the settings check) many times over.
+    fresh_sandbox.control("faults", {"jira": {"latency_ms": 2500.0}})
     env = {
         **os.environ,
         **fresh_sandbox.env,
