@@ -21,6 +21,7 @@ from rich.markup import escape
 from backfill import commands_ops
 from backfill.prefect_server import PrefectServerError, prefect_api_for_command
 from connectors.registry import SOURCES, SourceSpec
+from core.report import RunSummary
 from core.settings import SettingsError
 
 __all__ = ["app"]
@@ -82,6 +83,16 @@ def _print_json(payload: object) -> None:
     sys.stdout.write(json.dumps(payload, default=str, indent=None) + "\n")
 
 
+def _print_run_summary(summary: RunSummary, as_json: bool) -> None:
+    """A run's summary as one JSON object (``--json``) or as the terminal table."""
+    if as_json:
+        _print_json(summary.as_dict())
+        return
+    from backfill.reporting import print_summary
+
+    print_summary(summary)
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
@@ -126,12 +137,7 @@ def ingest(
         summary = ingest_file(file, dry_run=dry_run, max_tokens=max_tokens, progress=not as_json)
     except (SettingsError, JsonlError, PrefectServerError) as exc:
         raise fail(str(exc), code=2) from None
-    if as_json:
-        _print_json(summary.as_dict())
-    else:
-        from backfill.reporting import print_summary
-
-        print_summary(summary)
+    _print_run_summary(summary, as_json)
     if summary.status not in {"verified", "dry_run", "budget_stopped"}:
         raise typer.Exit(1)
 
@@ -160,12 +166,7 @@ def _run_source_command(spec: SourceSpec) -> Callable[..., None]:
             )  # fmt: skip
         except (SettingsError, ValueError, PrefectServerError) as exc:
             raise fail(str(exc), code=2) from None
-        if as_json:
-            _print_json(summary.as_dict())
-        else:
-            from backfill.reporting import print_summary
-
-            print_summary(summary)
+        _print_run_summary(summary, as_json)
         if summary.status != "verified":
             raise typer.Exit(1)
 
