@@ -22,6 +22,12 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     console.print(f"status: [bold {colour}]{status}[/]")
     if summary.watermark_note:
         console.print(f"watermark {summary.watermark_note}", highlight=False)
+    if summary.skipped:
+        console.print(f"[yellow]skipped {len(summary.skipped)} scope(s) the source would not let us read:[/]")
+        for line in summary.skipped:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
+    for note in summary.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     if summary.error:
         console.print(f"[red]{summary.error}[/]", highlight=False)
 

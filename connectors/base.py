@@ -19,7 +19,10 @@ __all__ = [
     "MAPPING_ERRORS",
     "Connector",
     "FetchFailure",
+    "FetchItem",
     "Partition",
+    "RunNote",
+    "SkippedScope",
     "Window",
     "epoch_ms",
     "floor_minute",
@@ -103,6 +106,31 @@ class FetchFailure(BaseModel):
     updated_at: AwareDatetime | None = None
 
 
+class SkippedScope(BaseModel):
+    """A scope the connector could not read at all and left out (a Slack channel the bot may not join).
+
+    Not a failure of the run (no record was lost that the token can see) but never silent: every run report lists
+    the skipped scopes by name with the reason, so an operator can grant access or accept it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str  # how people name it: "#ops (C0123ABCD)"
+    reason: str  # why, and what would let Backfill read it
+
+
+class RunNote(BaseModel):
+    """Something the operator should know about what a run did not cover, and how to change it (shown once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+
+
+# What ``Connector.fetch`` yields.
+FetchItem = Document | FetchFailure | SkippedScope | RunNote
+
+
 def floor_minute(instant: datetime) -> datetime:
     """``instant`` truncated to the minute (JQL compares ``updated`` at minute precision)."""
     return instant.astimezone(UTC).replace(second=0, microsecond=0)
@@ -148,8 +176,12 @@ class Connector(Protocol):
         """The partitions covering ``window`` (after applying source filters such as project keys)."""
         ...
 
-    def fetch(self, partition: Partition) -> Iterator[Document | FetchFailure]:
-        """Every item of the partition, lazily; an unmappable record is a FetchFailure."""
+    def fetch(self, partition: Partition) -> Iterator[FetchItem]:
+        """Every item of the partition, lazily; an unmappable record is a FetchFailure.
+
+        A scope it cannot read at all is a ``SkippedScope``; what the run did not cover by design (and how to widen
+        it) is a ``RunNote``. Both reach the run report.
+        """
         ...
 
     def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:

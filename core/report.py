@@ -63,6 +63,8 @@ class RunSummary(BaseModel):
     watermark_moved: bool = False
     watermark_note: str = ""
     requests: dict[str, int] = Field(default_factory=dict)  # source API requests per endpoint (retries included)
+    skipped: list[str] = Field(default_factory=list)  # scopes the source could not read: "<scope>: <reason>"
+    notes: list[str] = Field(default_factory=list)  # what the run did not cover by design, and how to widen it
 
     @classmethod
     def failed(cls, error: str, partial: Mapping[str, Any] | None = None) -> RunSummary:

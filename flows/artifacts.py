@@ -56,6 +56,11 @@ def publish_run_report(source: str, summary: RunSummary, extra_markdown: str = "
         lines += ["", f"**Error:** {summary.error}"]
     if summary.missing_sample:
         lines += ["", "Missing ids (sample): " + ", ".join(f"`{i}`" for i in summary.missing_sample)]
+    if summary.skipped:
+        lines += ["", f"**Skipped {len(summary.skipped)} scope(s)** the source would not let us read:"]
+        lines += [f"* {line}" for line in summary.skipped]
+    if summary.notes:
+        lines += ["", *(f"**Note:** {note}" for note in summary.notes)]
     if extra_markdown:
         lines += ["", extra_markdown]
     create_markdown_artifact(key=_key(source, "run-summary"), markdown="\n".join(lines))

@@ -25,7 +25,7 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 
-from connectors.base import FetchFailure, Partition, Window
+from connectors.base import FetchFailure, Partition, RunNote, SkippedScope, Window
 from connectors.errors import TransientError
 from connectors.http import request_counts, requests_since
 from connectors.registry import make_connector, source_spec
@@ -68,19 +68,19 @@ class FailuresRecorded(RuntimeError):
     retry_condition_fn=lambda _task, _run, state: isinstance(_exception_of(state), TransientError),
 )
 def fetch_partition(source: str, partition: dict[str, Any], run_key: str, code_version: str) -> dict[str, Any]:
-    """Every item of one partition as JSON-ready documents and failures. Cached by (source, partition, run, code)."""
+    """Every item of one partition as JSON-ready documents, failures, skipped scopes and notes.
+
+    Cached by (source, partition, run, code).
+    """
     connector = make_connector(source, load_settings())
-    documents: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
+    found: dict[str, list[dict[str, Any]]] = {"documents": [], "failures": [], "skipped": [], "notes": []}
+    kinds = {FetchFailure: "failures", SkippedScope: "skipped", RunNote: "notes"}
     try:
         for item in connector.fetch(Partition.model_validate(partition)):
-            if isinstance(item, FetchFailure):
-                failures.append(item.model_dump(mode="json"))
-            else:
-                documents.append(item.model_dump(mode="json"))
+            found[kinds.get(type(item), "documents")].append(item.model_dump(mode="json"))
     finally:
         connector.close()
-    return {"documents": documents, "failures": failures}
+    return found
 
 
 def _exception_of(state: Any) -> BaseException | None:
@@ -143,6 +143,16 @@ class _Fetched:
     newest: datetime | None = None
     oldest: datetime | None = None
     withheld: int = 0  # items left out of documents because not every reader may see them
+    skipped: list[str] = field(default_factory=list)  # "<scope>: <reason>", each once
+    notes: list[str] = field(default_factory=list)  # each once, in the order first seen
+
+    def remember(self, skipped: list[SkippedScope], notes: list[RunNote]) -> None:
+        for line in (f"{s.scope}: {s.reason}" for s in skipped):
+            if line not in self.skipped:
+                self.skipped.append(line)
+        for note in notes:
+            if note.text not in self.notes:
+                self.notes.append(note.text)
 
 
 def _withheld(doc: Document) -> int:
@@ -240,8 +250,15 @@ def _run_holding_lease(
             "watermark_note": note,
             # source API requests this run made (cached partitions make none), per endpoint
             "requests": requests_since(requests_before),
+            "skipped": fetched.skipped,
+            "notes": fetched.notes,
         }
     )
+    if fetched.skipped:
+        logger.warning("%s: skipped %d scope(s) it may not read: %s", source, len(fetched.skipped),
+                       "; ".join(fetched.skipped[:10]))  # fmt: skip
+    for note in fetched.notes:
+        logger.info("%s: %s", source, note)
     publish_run_report(source, run, extra_markdown=f"Watermark {note}.")
     if covers:
         _emit_verified(source, state, run)
@@ -322,6 +339,10 @@ def _fetch_to_spool(
                 for raw in result["failures"]:
                     failure = FetchFailure.model_validate(raw)
                     fetched.failures.append((failure.id, failure.reason, failure.updated_at or partition.start))
+                fetched.remember(
+                    [SkippedScope.model_validate(raw) for raw in result.get("skipped", [])],
+                    [RunNote.model_validate(raw) for raw in result.get("notes", [])],
+                )
                 progress.update(done)
                 notify_progress(f"{source}: fetching partitions", done, len(futures))
     except BaseException:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connectors import registry
-from connectors.base import Connector, FetchFailure, Partition, Window, floor_minute
+from connectors.base import Connector, FetchFailure, Partition, RunNote, SkippedScope, Window, floor_minute
 from core.planning import FULL_HISTORY_START
 from core.settings import Settings
 from ingest.document import Document
@@ -131,6 +131,7 @@ class Read:
 
     documents: list[tuple[Partition, Document]] = field(default_factory=list)
     failures: list[tuple[Partition, FetchFailure]] = field(default_factory=list)
+    notices: list[tuple[Partition, SkippedScope | RunNote]] = field(default_factory=list)  # skipped scopes, notes
     partitions_done: list[Partition] = field(default_factory=list)
 
     @property
@@ -167,6 +168,7 @@ class Read:
         return Read(
             documents=[*self.documents, *other.documents],
             failures=[*self.failures, *other.failures],
+            notices=[*self.notices, *other.notices],
             partitions_done=[*self.partitions_done, *other.partitions_done],
         )
 
@@ -176,6 +178,8 @@ def _record(result: Read, partition: Partition, item: object) -> None:
         result.documents.append((partition, item))
     elif isinstance(item, FetchFailure):
         result.failures.append((partition, item))
+    elif isinstance(item, SkippedScope | RunNote):
+        result.notices.append((partition, item))
     else:
         raise AssertionError(f"fetch({partition.key}) yielded {type(item).__name__}, not a Document or FetchFailure")
 
