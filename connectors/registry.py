@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from connectors.base import Connector
 from connectors.jira import JiraConfig, JiraConnector
+from connectors.notion import NotionConfig, NotionConnector
 from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings, SettingsError
 
@@ -101,6 +102,10 @@ def _tempo(settings: Settings) -> Connector:
     return TempoConnector(TempoConfig.from_settings(settings), JiraConnector(JiraConfig.from_settings(settings)))
 
 
+def _notion(settings: Settings) -> Connector:
+    return NotionConnector(NotionConfig.from_settings(settings))
+
+
 _JIRA_SECRETS = {"JIRA_API_TOKEN": "jira-api-token"}
 
 SOURCES: dict[str, SourceSpec] = {
@@ -134,6 +139,19 @@ SOURCES: dict[str, SourceSpec] = {
             # Tempo filters on updatedAt; edits to old worklogs (backdated work dates) still carry a fresh one.
             overlap=timedelta(minutes=30),
             what="worklogs",
+        ),
+        SourceSpec(
+            name=NotionConnector.source,
+            display=NotionConnector.display,
+            build=_notion,
+            env=("NOTION_API_URL", "NOTION_TOKEN"),
+            secrets={"NOTION_TOKEN": "notion-token"},
+            flow="flows.notion:notion_backfill",
+            # Notion rounds last_edited_time down to the minute: the watermark is a whole minute and an edit later in
+            # that minute carries the same time. Starting a few minutes before it re-reads that minute (>=), and an
+            # equal updated_at with new content is written (ingest keeps only a strictly newer stored copy).
+            overlap=timedelta(minutes=5),
+            what="pages",
         ),
     )
 }

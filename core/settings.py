@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # defaults sit under each vendor's documented limit; lower them when several deployments share a token.
     jira_rate_per_s: float = Field(default=10.0, gt=0, le=1000)
     tempo_rate_per_s: float = Field(default=4.0, gt=0, le=1000)
+    notion_rate_per_s: float = Field(default=3.0, gt=0, le=1000)  # Notion: "an average of three requests per second"
     # When one request gives up, for every API (sources, OpenAI, Pinecone): after this many attempts, or when a
     # wait the server asks for (Retry-After, reset headers) would pass this many seconds of waiting in total.
     # 600 s honours a Retry-After of 120 s four times; a longer stated wait fails at once, naming this setting.
