@@ -55,6 +55,7 @@ class NotionSim:
         self.lock = threading.RLock()
         self.corpus = self._fresh()
         self.auth_fail = False
+        self.hidden: set[str] = set()  # pages search leaves out (search is not exhaustive), still readable by id
         self._requests = 0
 
     def _fresh(self) -> NotionCorpus:
@@ -136,7 +137,7 @@ class NotionSim:
         items: list[tuple[datetime, str, dict[str, Any]]] = []
         if flt.get("value", "page") == "page":
             for page in self.corpus.by_index:
-                if not self.corpus.is_trashed(page) and query in page.title.lower():
+                if not self.corpus.is_trashed(page) and page.id not in self.hidden and query in page.title.lower():
                     items.append((minute(page.edited), page.id, page_object(self.corpus, page)))
         if flt.get("value", db_word) == db_word and query in self.corpus.database["title"].lower():
             db = database_object(self.corpus, data_source=new_model)
@@ -217,6 +218,7 @@ class NotionSim:
             if action == "reset":
                 self.corpus = self._fresh()
                 self.auth_fail = False
+                self.hidden = set()
                 self._requests = 0
                 return {"reset": True}
             if action == "auth":
@@ -226,6 +228,23 @@ class NotionSim:
                 page = self.corpus.add_page(str(body.get("title") or "Sandbox page"), body.get("parent_page_id"), now)
                 return {"id": page.id, "title": page.title, "last_edited_time": _iso(minute(now))}
             page = self._target(body.get("page_id"))
+            if action == "hide_from_search":
+                # Search "is not guaranteed to return everything": the page stays readable by id and in the tree.
+                (self.hidden.add if body.get("hidden", True) else self.hidden.discard)(page.id)
+                return {"id": page.id, "hidden": page.id in self.hidden}
+            if action == "edit_page" and body.get("replace_text") is not None:
+                # Replace the text of one paragraph (``block_id``, default: the page's first one) in place.
+                block, old = self.corpus.replace_paragraph(page, body.get("block_id"), str(body["replace_text"]), now)
+                if body.get("title"):
+                    page.title = str(body["title"])
+                page.edited = now
+                return {
+                    "id": page.id,
+                    "title": page.title,
+                    "block_id": block.id,
+                    "old_text": old,
+                    "last_edited_time": _iso(minute(now)),
+                }
             if action == "edit_page":
                 if body.get("title"):
                     page.title = str(body["title"])

@@ -310,6 +310,19 @@ class NotionCorpus:
         siblings.append(block_id)
         return block_id
 
+    def replace_paragraph(self, page: Page, block_id: str | None, text: str, now: datetime) -> tuple[Block, str]:
+        """Set the text of paragraph ``block_id`` (default: the page's first top-level paragraph); the old text."""
+        self._ensure_blocks(page)
+        if block_id is None:
+            block_id = next(b for b in self._page_blocks[page.id] if self.blocks[b].type == "paragraph")
+        block = self.blocks[block_id]
+        if block.type != "paragraph":
+            raise ValueError(f"block {block_id} is a {block.type}, not a paragraph")
+        old = "".join(item["plain_text"] for item in block.payload.get("rich_text", []))
+        block.payload = {"rich_text": rich_text(text), "color": "default"}
+        block.edited = now
+        return block, old
+
     def append_paragraph(self, page: Page, text: str, now: datetime) -> str:
         self._ensure_blocks(page)
         return self._append(page, "paragraph", {"rich_text": rich_text(text), "color": "default"}, now)

@@ -203,3 +203,19 @@ def test_new_version_queries_data_sources(sandbox, version) -> None:
         via_source = client.post(f"/data_sources/{source_id}/query", json={"page_size": 3})
     assert source["type"] == "page_or_data_source"
     assert via_database.status_code == 400 and via_source.status_code == 200
+
+
+def test_replace_text_and_hide_from_search_controls(fresh_sandbox) -> None:
+    """``edit_page`` with ``replace_text`` swaps a paragraph's text in place; ``hide_from_search`` keeps a page out
+    of search (search is not exhaustive) while it stays readable by id."""
+    fresh_sandbox.control("clock", {"advance_seconds": 30})
+    edited = fresh_sandbox.control("notion/edit_page", {"replace_text": "The new words."})
+    hidden = fresh_sandbox.control("notion/hide_from_search", {"page_id": edited["id"]})
+    with _client(fresh_sandbox) as client:
+        block = client.get(f"/blocks/{edited['block_id']}").json()
+        page = client.get(f"/pages/{edited['id']}").json()
+        listed = _all_page_ids(client)
+    assert edited["old_text"] and edited["old_text"] != "The new words."
+    assert block["paragraph"]["rich_text"][0]["plain_text"] == "The new words."
+    assert page["last_edited_time"] == edited["last_edited_time"] == "2026-11-01T12:00:00.000Z"
+    assert hidden["hidden"] is True and edited["id"] not in listed
