@@ -44,6 +44,15 @@ EXPECTED = {
     "backfill-prune/tempo-prune": {
         "tags": {"backfill", "tempo", "prune"}, "cron": "30 4 * * 0", "parameters": {"source": "tempo"},
     },
+    "notion-backfill/notion-sync": {"tags": {"backfill", "notion"}, "cron": "25 */3 * * *", "parameters": {}},
+    "notion-backfill/notion-backfill": {
+        "tags": {"backfill", "notion", "adhoc"},
+        "cron": None,
+        "parameters": {"days_back": None, "since": None, "full": False, "resume": True},
+    },
+    "backfill-prune/notion-prune": {
+        "tags": {"backfill", "notion", "prune"}, "cron": "30 5 * * 0", "parameters": {"source": "notion"},
+    },
     "backfill-coverage/coverage": {"tags": {"backfill-ops", "coverage"}, "cron": "5 * * * *", "parameters": {}},
 }  # fmt: skip
 
