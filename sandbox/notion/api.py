@@ -224,6 +224,9 @@ class NotionSim:
             if action == "auth":
                 self.auth_fail = bool(body.get("fail", True))
                 return {"auth_fail": self.auth_fail}
+            if action == "stats":
+                live = [p.id for p in self.corpus.by_index if not self.corpus.is_trashed(p)]
+                return {"pages": len(live), "page_ids": live, "trashed": len(self.corpus.by_index) - len(live)}
             if action == "add_page":
                 page = self.corpus.add_page(str(body.get("title") or "Sandbox page"), body.get("parent_page_id"), now)
                 return {"id": page.id, "title": page.title, "last_edited_time": _iso(minute(now))}

@@ -77,3 +77,46 @@ def test_killed_run_resumes_without_refetching_or_duplicating(phase: str, prefec
         again = subprocess.run(FULL_RUN, env=env, capture_output=True, text=True, timeout=600)
         third = json.loads(again.stdout.strip().splitlines()[-1])
         assert third["tokens"] == 0 and third["chunks"] == len(vector_ids)  # nothing left over, nothing missing
+
+
+NOTION_RUN = [BACKFILL, "run", "notion", "--full", "--json"]
+NOTION_PHASES: dict[str, Callable[[RunningSandbox, Path], bool]] = {
+    # Notion reads one partition (search is not time-filtered): killed mid-fetch, nothing is cached yet
+    "mid-fetch": lambda sb, home: _seen(sb, "notion GET /v1/blocks/") > 20 and _seen(sb, "openai POST") == 0,
+    # the partition finished (cached) and vectors are being written: the rerun must not read Notion again
+    "mid-upsert": lambda sb, home: _seen(sb, "pinecone POST /vectors/upsert") > 0,
+}
+
+
+@pytest.mark.parametrize("phase", list(NOTION_PHASES))
+def test_killed_notion_run_resumes_exactly_once(phase: str, prefect_server: str, tmp_path: Path) -> None:
+    slow = {"notion": {"latency_ms": 15.0}, "openai": {"latency_ms": 150.0}, "pinecone": {"latency_ms": 60.0}}
+    with own_sandbox(seed=11, scale=0.04, profile="none", overrides=slow) as sb:
+        home = tmp_path / "home"
+        env = {
+            **os.environ,
+            **sb.env,
+            **simulator_env(sb),
+            "BACKFILL_HOME": str(home),
+            "PREFECT_API_URL": prefect_server,
+        }
+        killed = subprocess.Popen(NOTION_RUN, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while not NOTION_PHASES[phase](sb, home):
+            assert killed.poll() is None, f"the run ended before reaching {phase}"
+            assert time.monotonic() < deadline, f"never reached {phase}"
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        searched = _seen(sb, "notion POST /v1/search")
+
+        rerun = subprocess.run(NOTION_RUN, env=env, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "verified"
+        if phase == "mid-upsert":  # the finished partition came back from the cache
+            assert _seen(sb, "notion POST /v1/search") == searched
+        pages = sb.control("notion/stats", {})["page_ids"]
+        vector_ids = pinecone_ids(sb, "notion:")
+        assert len(vector_ids) == len(set(vector_ids))
+        assert sorted({v.rsplit("#", 1)[0] for v in vector_ids}) == sorted(f"notion:{p}" for p in pages)
