@@ -226,7 +226,7 @@ class ApiClient:
         if status in (401, 403):
             setting = getattr(self._auth, "setting", None) or "its credentials"
             why = "rejected" if status == 401 else "refused (missing permission or wrong host/region) with"
-            msg = f"{self.display} {why} {setting} for {self.base_url} (HTTP {status} on {where['endpoint']})"
+            msg = f"{self.display} {why} {setting} for {self.base_url} (HTTP {status} on {where['endpoint']}){part}"
             return AuthError(self.redact(msg), **where)
         msg = f"{label}: HTTP {status}{part}: {self._excerpt(response)}"
         return RejectedRequestError(self.redact(msg), status_code=status, **where)

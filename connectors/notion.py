@@ -41,7 +41,7 @@ from connectors.base import (
     floor_minute,
     parse_timestamp,
 )
-from connectors.errors import MalformedResponseError, RejectedRequestError
+from connectors.errors import MalformedResponseError, PaginationError, RejectedRequestError
 from connectors.http import ApiClient, RetryPolicy, make_client
 from connectors.notion_mapping import Block, page_failure_id, page_title, page_to_document, plain_text
 from connectors.paginators import CursorPaginator, PageRequest
@@ -203,6 +203,14 @@ class NotionConnector:
                 key = str(getattr(partition, "key", partition))
                 raise MalformedResponseError(
                     f"Notion {label}: response has no list of objects in 'results' [partition {key}]",
+                    source=self.source,
+                    endpoint=label,
+                    partition=key,
+                )
+            if page.data.get("has_more") is True and not page.data.get("next_cursor"):
+                key = str(getattr(partition, "key", partition))
+                raise PaginationError(
+                    f"Notion {label}: has_more is true but next_cursor is empty [partition {key}]",
                     source=self.source,
                     endpoint=label,
                     partition=key,

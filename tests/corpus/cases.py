@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from connectors.base import FetchFailure, Partition
-from connectors.errors import ConnectorError, MalformedResponseError, PaginationError
+from connectors.errors import AuthError, ConnectorError, MalformedResponseError, PaginationError, RejectedRequestError
 from connectors.http import RetryPolicy
 from connectors.jira_mapping import failure_id
 from connectors.tempo import failure_id as tempo_failure_id
 from ingest.document import Document
 from tests.corpus.canned import Canned, as_json
 from tests.corpus.sources import (
+    NOTION_SEARCH,
     SEARCH,
     WORKLOGS,
     adf,
@@ -36,6 +37,12 @@ from tests.corpus.sources import (
     edit,
     issue,
     jira_id,
+    notion_block,
+    notion_children,
+    notion_id,
+    notion_page,
+    notion_rich,
+    notion_search,
     search,
     search_page,
     worklog,
@@ -404,4 +411,95 @@ TEMPO_CASES = [
           ids=[t(1)], check=_text_has(t(1), "teatime")),
 ]  # fmt: skip
 
-CASES: list[Case] = [*JIRA_CASES, *TEMPO_CASES]
+# -- Notion ------------------------------------------------------------------------------------------------
+
+
+def nt(n: int) -> str:
+    return f"notion:{notion_id(n)}"
+
+
+def _np(n: int, *blocks: dict[str, Any], **fields: Any) -> tuple[dict[str, Any], Canned]:
+    """A page of the bad partition and its block children (one paragraph by default)."""
+    listed = list(blocks) or [notion_block(100 + n, text=f"Body of corpus page {n}.")]
+    return notion_page(n, **fields), notion_children(notion_id(n), listed)
+
+
+def _deep(depth: int) -> list[Canned]:
+    """Page 1 whose blocks nest ``depth`` levels (a toggle in a toggle …), one request per level."""
+    answers = []
+    parent = notion_id(1)
+    for level in range(1, depth + 1):
+        last = level == depth
+        text = "the bottom of the well" if last else f"level {level}"
+        block = notion_block(level, "toggle", text, children=not last)
+        answers.append(notion_children(parent, [block]))
+        parent = block["id"]
+    return answers
+
+
+def _meta_is(doc_id: str, **expected: Any) -> Check:
+    def check(ran: Ran) -> None:
+        metadata = ran.doc(doc_id).metadata
+        for key, value in expected.items():
+            assert metadata.get(key) == value, (key, metadata.get(key), value)
+
+    return check
+
+
+def _not_found(status: int, code: str) -> bytes:
+    return as_json({"object": "error", "status": status, "code": code, "message": "corpus", "request_id": "r"})
+
+
+_n1, _c1 = _np(1)
+_n2, _c2 = _np(2)
+_deep_cap = 30  # past MAX_BLOCK_DEPTH (25): the first 25 levels are read, the rest counted
+
+NOTION_CASES = [
+    _case("notion_401_unauthorized", "notion", raw(NOTION_SEARCH, _not_found(401, "unauthorized"), status=401),
+          "error", error=AuthError),
+    _case("notion_400_validation_error", "notion",
+          raw(NOTION_SEARCH, _not_found(400, "validation_error"), status=400), "error", error=RejectedRequestError),
+    _case("notion_html_200", "notion", html(NOTION_SEARCH), "error", error=MalformedResponseError),
+    _case("notion_results_is_a_string", "notion", raw(NOTION_SEARCH, as_json({"results": "x", "has_more": False})),
+          "error", error=MalformedResponseError),
+    _case("notion_has_more_without_cursor", "notion", notion_search([_n1], has_more=True), "error",
+          error=PaginationError),
+    _case("notion_object_not_found_after_search", "notion", [notion_search([_n1, _n2]), _c1], "failure",
+          ids=[nt(1)], failed=[nt(2)], check=_reasons_name("object_not_found")),
+    _case("notion_page_20_deep", "notion", [notion_search([_n1]), *_deep(20)], "ingested", ids=[nt(1)],
+          check=_all(_text_has(nt(1), "level 1", "level 19", "the bottom of the well"),
+                     _meta_is(nt(1), unread_deep_blocks=0))),
+    _case("notion_page_30_deep", "notion", [notion_search([_n1]), *_deep(_deep_cap)[:25]], "ingested", ids=[nt(1)],
+          check=_all(_text_has(nt(1), "level 25", "nested content below the depth limit was not read",
+                               absent=("level 26", "the bottom of the well")),
+                     _meta_is(nt(1), unread_deep_blocks=1))),
+    _case("notion_unknown_block_types", "notion",
+          [notion_search([_n1]), notion_children(notion_id(1), [
+              notion_block(1, text="kept"), notion_block(2, "ai_block", prompt="x"),
+              notion_block(3, "unsupported", block_type="x"), notion_block(4, "meeting_notes", title="x")])],
+          "ingested", ids=[nt(1)],
+          check=_all(_text_has(nt(1), "kept"), _meta_is(nt(1), skipped_blocks=3,
+                     skipped_block_types=["ai_block", "meeting_notes", "unsupported"]))),
+    _case("notion_trashed_in_results", "notion",
+          [notion_search([_n1, notion_page(2, in_trash=True), notion_page(3, archived=True)]), _c1], "ingested",
+          ids=[nt(1)]),
+    _case("notion_duplicate_across_pages", "notion",
+          [notion_search([_n1, _n2], cursor=notion_id(2)), notion_search([_n2]), _c1, _c2], "ingested",
+          ids=[nt(1), nt(2)]),
+    _case("notion_no_last_edited_time", "notion",
+          [notion_search([_n1, {k: v for k, v in _n2.items() if k != "last_edited_time"}]), _c1, _c2], "failure",
+          ids=[nt(1)], failed=[nt(2)], check=_reasons_name("unmappable page")),
+    _case("notion_title_property_renamed", "notion",
+          [notion_search([notion_page(1, properties={"Task": {"type": "title", "title": notion_rich("Renamed")}})]),
+           _c1], "ingested", ids=[nt(1)], check=_title_has(nt(1), "Renamed")),
+    _case("notion_mention_without_text_content", "notion",
+          [notion_search([_n1]), notion_children(notion_id(1), [notion_block(1, rich_text=[
+              {"type": "mention", "mention": {"type": "user"}, "plain_text": "@Ada", "annotations": {}},
+              {"type": "equation", "equation": {"expression": "x"}, "plain_text": " x^2", "annotations": {}}])])],
+          "ingested", ids=[nt(1)], check=_text_has(nt(1), "@Ada x^2")),
+    _case("notion_lone_surrogate_text", "notion",
+          [notion_search([_n1]), notion_children(notion_id(1), [notion_block(1, text="half \ud83d here")])],
+          "ingested", ids=[nt(1)], check=_text_has(nt(1), "half \ufffd here")),
+]  # fmt: skip
+
+CASES: list[Case] = [*JIRA_CASES, *TEMPO_CASES, *NOTION_CASES]

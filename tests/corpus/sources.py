@@ -16,12 +16,14 @@ from typing import Any
 from connectors.base import Partition, Window, epoch_ms
 from connectors.http import RetryPolicy
 from connectors.jira import JiraConfig, JiraConnector
+from connectors.notion import NotionConfig, NotionConnector
 from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings
 from tests.corpus.canned import BASE_URL_MARK, Canned, ok
 
 __all__ = [
     "BAD_START",
+    "NOTION_SEARCH",
     "SOURCES",
     "Source",
     "adf",
@@ -31,6 +33,13 @@ __all__ = [
     "edit",
     "issue",
     "jira_id",
+    "notion_block",
+    "notion_children",
+    "notion_id",
+    "notion_list",
+    "notion_page",
+    "notion_rich",
+    "notion_search",
     "search",
     "search_page",
     "worklog",
@@ -247,4 +256,89 @@ def worklogs(results: list[Any], *, offset: int = 0, **kwargs: Any) -> Canned:
     return ok(WORKLOGS, worklog_page(results, offset=offset, **kwargs), query=query)
 
 
-SOURCES: dict[str, Source] = {source.api: source for source in (JIRA, TEMPO)}
+# -- Notion ----------------------------------------------------------------------------------------------------
+
+# The bad partition starts at the sandbox clock (2026-11-01 12:00): the sandbox's own pages and rows are all older, so
+# the bad partition holds exactly the canned pages. The other partition re-reads three real pages by id.
+NOTION_START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+NOTION_EDITED = "2026-11-01T12:30:00.000Z"
+NOTION_SEARCH = "/v1/search"
+
+
+def _notion(settings: Settings) -> NotionConnector:
+    return NotionConnector(NotionConfig.from_settings(settings, rate_per_s=None), retry=NO_SLEEP)
+
+
+def _notion_partitions(connector: NotionConnector) -> list[Partition]:
+    bad = connector.partitions(Window(start=NOTION_START, end=_END))
+    body = {"filter": {"property": "object", "value": "page"}, "page_size": 3}
+    first = next(connector.listing("POST", NOTION_SEARCH, "POST /v1/search", "corpus", body=body))
+    real = [f"notion:{page['id']}" for page in first]
+    rest = connector.refetch_partitions(real, None, Window(start=NOTION_START, end=_END))
+    assert len(bad) == len(rest) == 1
+    return [*bad, *rest]
+
+
+NOTION = Source(
+    api="notion",
+    display="Notion",
+    build=_notion,
+    partitions=_notion_partitions,
+    pin={"body_contains": '"page"}'},  # the page search (the database search ends "database"}); ids never search
+)
+
+
+def notion_id(n: int, kind: str = "a") -> str:
+    """A page (``a``) or block (``b``) id of the bad partition, UUID-shaped."""
+    return f"c0ffee00-0000-4000-{kind}000-{n:012d}"
+
+
+def notion_rich(text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "text", "text": {"content": text, "link": None}, "annotations": {}, "plain_text": text, "href": None}
+    ]
+
+
+def notion_page(n: int, **fields: Any) -> dict[str, Any]:
+    """A well-formed page (``notion:c0ffee00-…-00000000000n``) edited inside the bad partition."""
+    raw: dict[str, Any] = {
+        "object": "page",
+        "id": notion_id(n),
+        "created_time": "2026-11-01T12:10:00.000Z",
+        "last_edited_time": NOTION_EDITED,
+        "created_by": {"object": "user", "id": "corpus"},
+        "parent": {"type": "workspace", "workspace": True},
+        "archived": False,
+        "in_trash": False,
+        "properties": {"title": {"id": "title", "type": "title", "title": notion_rich(f"Corpus page {n}")}},
+        "url": f"https://www.notion.so/Corpus-page-{n}",
+    }
+    raw.update(fields)
+    return raw
+
+
+def notion_block(n: int, kind: str = "paragraph", text: str = "", *, children: bool = False, **payload: Any) -> dict:
+    body: dict[str, Any] = {"rich_text": notion_rich(text), **payload} if text or not payload else dict(payload)
+    return {
+        "object": "block", "id": notion_id(n, "b"), "type": kind, kind: body, "has_children": children,
+        "created_time": NOTION_EDITED, "last_edited_time": NOTION_EDITED, "archived": False, "in_trash": False,
+        "parent": {"type": "page_id", "page_id": notion_id(0)},
+    }  # fmt: skip
+
+
+def notion_list(results: list[Any], *, cursor: str | None = None, has_more: bool | None = None) -> dict[str, Any]:
+    more = cursor is not None if has_more is None else has_more
+    return {"object": "list", "results": results, "next_cursor": cursor, "has_more": more, "type": "page_or_database"}
+
+
+def notion_search(results: list[Any], **kwargs: Any) -> Canned:
+    """One page search answer of the bad partition."""
+    return ok(NOTION_SEARCH, notion_list(results, **kwargs))
+
+
+def notion_children(parent_id: str, blocks: list[Any]) -> Canned:
+    """``GET /v1/blocks/{parent_id}/children`` (one page of blocks)."""
+    return ok(f"/v1/blocks/{parent_id}/children", notion_list(blocks), listing=False)
+
+
+SOURCES: dict[str, Source] = {source.api: source for source in (JIRA, TEMPO, NOTION)}
