@@ -130,8 +130,9 @@ class _MeteredStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> list[Match]:
-        return self._inner.query(vector, top_k, source, grants)
+        return self._inner.query(vector, top_k, source, grants, where)
 
     def count(self) -> int:
         return self._inner.count()

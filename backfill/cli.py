@@ -103,12 +103,26 @@ def search(
         str | None,
         typer.Option("--as", help="Search as this principal: only what its grants (BACKFILL_GRANTS_FILE) may see."),
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="Only chunks whose metadata FIELD holds VALUE (repeatable), e.g. --where workspace=Acme, "
+            "--where parent_id=<page id>.",
+        ),
+    ] = None,
 ) -> None:
     """Semantic search over the index."""
     from backfill.searching import search_index
 
+    conditions: dict[str, str] = {}
+    for item in where or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--where {item!r}: expected FIELD=VALUE")
+        conditions[key.strip()] = value
     try:
-        hits = search_index(query, source=source, top_k=top_k, principal=principal)
+        hits = search_index(query, source=source, top_k=top_k, principal=principal, where=conditions or None)
     except SettingsError as exc:
         raise fail(str(exc)) from None
     if as_json:

@@ -8,7 +8,7 @@ hit is checked again here: a chunk without an acl, or with an entry the principa
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from core.acl import visible_to
@@ -40,9 +40,11 @@ def search_index(
     top_k: int = 5,
     principal: str | None = None,
     grants: Collection[str] | None = None,
+    where: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The ``top_k`` chunks nearest ``query``, best first, as plain dicts (score, id, source, title, url, text,
-    acl); only those visible to ``principal`` (looked up in the grants file) or to ``grants`` when either is given."""
+    acl); only those visible to ``principal`` (looked up in the grants file) or to ``grants`` when either is given, and
+    with ``where``, only chunks whose metadata fields hold those values (e.g. ``{"parent_id": "…"}``)."""
     settings = load_settings()
     if principal is not None:
         grants = grants_of(principal, settings)
@@ -50,7 +52,7 @@ def search_index(
     store = build_store(settings, embedder.dimensions)
     [vector] = embedder.embed([query])
     hits = []
-    for match in store.query(vector, top_k=top_k, source=source, grants=grants):
+    for match in store.query(vector, top_k=top_k, source=source, grants=grants, where=where):
         meta = match.metadata
         if grants is not None and not visible_to(meta.get("acl"), grants):
             continue  # the store's filter is not trusted alone: fail closed

@@ -84,9 +84,11 @@ class VectorStore(Protocol):
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> list[Match]:
         """Nearest vectors, optionally only from one source and, given ``grants``, only those a reader holding
-        them may see (``core/acl.py``; vectors without an acl never): the store fills ``top_k`` with visible ones."""
+        them may see (``core/acl.py``; vectors without an acl never): the store fills ``top_k`` with visible ones.
+        ``where`` keeps only chunks whose metadata field equals the value (or, for a list field, holds it)."""
         ...
 
     def count(self) -> int:

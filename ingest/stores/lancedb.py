@@ -119,19 +119,25 @@ class LanceDBStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> list[Match]:
         """Nearest rows. The acl lives inside the metadata JSON, which a where clause cannot read, so with
-        ``grants`` the search widens (×4 each round) until ``top_k`` visible rows are found or the table is read."""
-        limit = top_k if grants is None else top_k * 4
+        ``grants`` (or ``where``: metadata fields) the search widens (×4 each round) until ``top_k`` visible rows are
+        found or the table is read."""
+        filtered = grants is not None or bool(where)
+        limit = top_k * 4 if filtered else top_k
         while True:
             search = self._table.search(list(vector), vector_column_name="vector").distance_type("cosine")
             if source is not None:
                 search = search.where(f"source = {_quote(source)}", prefilter=True)
             rows = search.select(["id", "metadata", "_distance"]).limit(limit).to_list()
             matches = [Match(row["id"], 1.0 - float(row["_distance"]), json.loads(row["metadata"])) for row in rows]
-            if grants is None:
+            if not filtered:
                 return matches
-            visible = [m for m in matches if visible_to(m.metadata.get("acl"), grants)]
+            visible = [
+                m for m in matches
+                if (grants is None or visible_to(m.metadata.get("acl"), grants)) and _holds(m.metadata, where or {})
+            ]  # fmt: skip
             if len(visible) >= top_k or len(rows) < limit:
                 return visible[:top_k]
             limit *= 4
@@ -166,3 +172,12 @@ class LanceDBStore:
             "vector": record.values,
             "metadata": json.dumps(metadata, separators=(",", ":"), ensure_ascii=False),
         }
+
+
+def _holds(metadata: Mapping[str, object], where: Mapping[str, str]) -> bool:
+    """Each ``where`` field equals its value, or is a list holding it (as Pinecone's ``$in`` reads a list field)."""
+    for key, value in where.items():
+        stored = metadata.get(key)
+        if not (stored == value or (isinstance(stored, list) and value in stored)):
+            return False
+    return True

@@ -232,6 +232,7 @@ class PineconeStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> list[Match]:
         kwargs: dict[str, Any] = {
             "vector": [float(v) for v in vector],  # plain floats: a float32 array row would not serialise
@@ -242,6 +243,8 @@ class PineconeStore:
         conditions: dict[str, Any] = {}
         if source is not None:
             conditions["source"] = {"$eq": source}
+        for key, value in (where or {}).items():
+            conditions[key] = {"$in": [value]}  # a string field equal to it, or a list field holding it
         if grants is not None:
             conditions.update(pinecone_filter(grants))  # the reader's filter in the query: top_k is all visible
         if conditions:

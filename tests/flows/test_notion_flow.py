@@ -125,3 +125,23 @@ def test_an_edit_in_the_watermarks_minute_is_picked_up_and_the_old_text_is_gone(
     assert "Replaced at 12:00:40." in page and "First edit at 12:00:10." in page
     assert all(old not in _normal(text) for text in stored.values()), "the old text is still findable"
     assert backend.load("notion").watermark == minute
+
+
+def test_search_filters_by_workspace_and_parent(notion_env: dict[str, str], fresh_sandbox: RunningSandbox) -> None:
+    """Permissions and place: every chunk carries ``notion:workspace:…`` as its acl and ``workspace``/``parent_*`` in
+    metadata; ``backfill search --where`` (``search_index(where=…)``) keeps only what holds those values."""
+    from backfill.searching import search_index
+
+    assert notion_backfill(full=True)["status"] == "verified"
+    with _api(fresh_sandbox) as client:
+        rows = {
+            f"notion:{p['id']}"
+            for p in client.post("/search", json={"page_size": 100}).json()["results"]
+            if p["object"] == "page" and p["parent"]["type"] == "database_id"
+        }
+    hits = search_index("engineering tasks", source="notion", top_k=5, where={"parent_type": "database_id"})
+    assert hits and {h["doc_id"] for h in hits} <= rows
+    member = ["notion:workspace:Backfill Sandbox"]
+    seen = search_index("engineering tasks", top_k=5, grants=member, where={"workspace": "Backfill Sandbox"})
+    assert len(seen) == 5 and all(h["acl"] == member for h in seen)
+    assert search_index("engineering tasks", top_k=5, grants=["notion:workspace:Elsewhere"]) == []

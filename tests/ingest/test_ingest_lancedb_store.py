@@ -59,3 +59,17 @@ def test_a_table_of_another_dimension_is_refused(tmp_path: Path) -> None:
     LanceDBStore(tmp_path / "db", dimensions=DIM)
     with pytest.raises(StoreError, match="8-d vectors"):
         LanceDBStore(tmp_path / "db", dimensions=16)
+
+
+def test_query_where_keeps_only_chunks_whose_metadata_holds_the_values(tmp_path: Path) -> None:
+    store = LanceDBStore(tmp_path / "lancedb", dimensions=DIM)
+    records = [_record(f"notion:{n}", 0, source="notion") for n in range(12)]
+    for n, record in enumerate(records):
+        record.metadata["parent_id"] = "p-even" if n % 2 == 0 else "p-odd"
+        record.metadata["tags"] = ["a", "b"] if n < 3 else ["c"]
+    store.upsert(records)
+    even = store.query(_unit(1), top_k=4, where={"parent_id": "p-even"})
+    assert len(even) == 4 and all(m.metadata["parent_id"] == "p-even" for m in even)
+    tagged = store.query(_unit(1), top_k=10, where={"tags": "a", "parent_id": "p-odd"})
+    assert [m.id for m in tagged] == ["notion:1#0"]
+    assert store.query(_unit(1), top_k=3, where={"parent_id": "nowhere"}) == []
