@@ -29,7 +29,9 @@ from tests.deploy.conftest import PrefectServer, Webhook
 from tests.deploy.deploy_helpers import FAKE_TOKENS
 from tests.flows.flow_helpers import simulator_env
 
-EXPECTED_AUTOMATIONS = [FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo"]
+EXPECTED_AUTOMATIONS = [
+    FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo", "backfill-stale-notion"
+]  # fmt: skip
 
 
 def _setup(webhook_url: str, **env: str) -> dict[str, Any]:
