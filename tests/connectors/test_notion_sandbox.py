@@ -14,12 +14,21 @@ import httpx
 import pytest
 
 from connectors.base import FetchFailure, Partition, RunNote, Window
-from connectors.notion import NotionConfig, NotionConnector
+from connectors.notion import MAX_BLOCK_DEPTH, NotionConfig, NotionConnector
 from connectors.notion_mapping import Block, RenderStats, page_to_document, render_blocks
 from core.planning import FULL_HISTORY_START
 from core.settings import Settings
 from ingest.document import Document
 from sandbox.server import RunningSandbox
+from tests.corpus.sources import (
+    NOTION,
+    NOTION_START,
+    notion_block,
+    notion_children,
+    notion_id,
+    notion_page,
+    notion_search,
+)
 
 END = datetime(2026, 11, 2, tzinfo=UTC)  # the sandbox clock starts at 2026-11-01 12:00
 FULL = Window(start=FULL_HISTORY_START, end=END)
@@ -234,3 +243,27 @@ def test_partition_start_is_floored_to_the_minute(notion: NotionConnector) -> No
     assert notion.partitions(window) == [
         Partition(source="notion", scope="workspace", start=datetime(2026, 10, 1, 8, 30, tzinfo=UTC), end=END)
     ]
+
+
+def test_deep_pages_and_skipped_block_types_are_named_in_run_notes(
+    notion: NotionConnector, fresh_sandbox: RunningSandbox
+) -> None:
+    """Content below the depth cap and block types without text are never silently lost: each document counts
+    them and the partition ends with a RunNote naming the pages and types (the run report shows it)."""
+    chain, parent = [], notion_id(1)
+    for level in range(1, MAX_BLOCK_DEPTH + 1):  # every level has children; the last level's are not read
+        block = notion_block(level, "toggle", f"level {level}", children=True)
+        chain.append(notion_children(parent, [block]))
+        parent = block["id"]
+    odd = notion_children(notion_id(2), [notion_block(90, text="kept"), notion_block(91, "ai_block", prompt="x")])
+    for canned in [notion_search([notion_page(1), notion_page(2)]), *chain, odd]:
+        fresh_sandbox.control("canned", canned.control_body("notion", notion.base_url, NOTION.pin))
+    [partition] = notion.partitions(Window(start=NOTION_START, end=END))
+    items = list(notion.fetch(partition))
+    docs = {i.id: i for i in items if isinstance(i, Document)}
+    notes = [i.text for i in items if isinstance(i, RunNote)]
+    assert docs[f"notion:{notion_id(1)}"].metadata["unread_deep_blocks"] == 1
+    assert f"level {MAX_BLOCK_DEPTH}" in docs[f"notion:{notion_id(1)}"].text
+    assert docs[f"notion:{notion_id(2)}"].metadata["skipped_block_types"] == ["ai_block"]
+    assert any(f"deeper than {MAX_BLOCK_DEPTH}" in n and notion_id(1) in n for n in notes), notes
+    assert any("ai_block (1 page(s))" in n for n in notes), notes
