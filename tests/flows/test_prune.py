@@ -13,6 +13,7 @@ import pytest
 from core.settings import load_settings
 from core.state import LocalStateBackend
 from flows.jira import jira_backfill
+from flows.notion import notion_backfill
 from flows.prune import PruneRefused, prune
 from flows.tempo import tempo_backfill
 from sandbox.server import RunningSandbox
@@ -218,3 +219,16 @@ def _nearest(sb: RunningSandbox, values: list[float]) -> set[str]:
     """The documents of the 5 nearest vectors: what a search would return."""
     result = _index(sb).query(vector=values, top_k=5, namespace=sb.env["PINECONE_NAMESPACE"])
     return {match.id.rsplit("#", 1)[0] for match in result.matches}
+
+
+def test_prune_removes_trashed_notion_pages(env: dict[str, str], fresh_sandbox: RunningSandbox) -> None:
+    """Trash never shows up in Notion's search: pruning lists every live page (search, rows, the tree) instead."""
+    page = fresh_sandbox.control("notion/add_page", {"title": "A page about to be trashed"})
+    assert notion_backfill(full=True)["status"] == "verified"
+    before = _docs(fresh_sandbox, "notion:")
+    assert f"notion:{page['id']}" in before
+    fresh_sandbox.control("notion/trash_page", {"page_id": page["id"]})
+    summary = prune(source="notion")
+    assert summary["status"] == "pruned" and summary["deleted_documents"] == 1, summary
+    assert _docs(fresh_sandbox, "notion:") == before - {f"notion:{page['id']}"}
+    assert prune(source="notion")["stale"] == 0
