@@ -40,6 +40,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from connectors.registry import SOURCES
 from core.settings import Settings
 from sandbox.server import DATA_SPAN, RunningSandbox, clock_note
 from tests.deploy.conftest import PrefectServer, running_prefect_server
@@ -283,7 +284,7 @@ def test_the_deployments_take_the_sandbox_from_the_deploy_shell_and_their_crons_
     with _client_of(rehearsal), get_client(sync_client=True) as client:
         deployments = client.read_deployments()
         scheduled = client.read_flow_runs()
-    assert len(deployments) == 7  # sync, backfill and prune per source, and coverage
+    assert len(deployments) == 3 * len(SOURCES) + 1  # sync, backfill and prune per source, and coverage
     for deployment in deployments:
         env = deployment.job_variables["env"]
         assert env["OPENAI_BASE_URL"] == rehearsal.sandbox_env["OPENAI_BASE_URL"]
