@@ -218,11 +218,12 @@ class SlackConnector:
 
     def check(self) -> None:
         """``auth.test``: one cheap call; an ``invalid_auth`` raises AuthError naming SLACK_BOT_TOKEN."""
-        self._team_domain()
+        self._team_domain(fresh=True)
 
-    def _team_domain(self) -> str:
+    def _team_domain(self, *, fresh: bool = False) -> str:
+        """The workspace's subdomain (for permalinks), from ``auth.test`` once per process."""
         with _CACHE_LOCK:
-            known = _TEAM_DOMAINS.get(self.base_url)
+            known = None if fresh else _TEAM_DOMAINS.get(self.base_url)
         if known is None:
             url = str(self._call("auth.test", {}).get("url") or "")
             known = httpx.URL(url).host.split(".")[0] if url else "slack"
