@@ -39,7 +39,7 @@ from connectors.base import (
 )
 from connectors.errors import AuthError, ConnectorError, RateLimitedError, RejectedRequestError, TransientError
 from connectors.http import ApiClient, CursorPaginator, PageRequest, RetryPolicy, make_client
-from connectors.ratelimit import RateLimiter, shared_limiter
+from connectors.ratelimit import RateLimiter
 from connectors.slack_mapping import (
     ChannelInfo,
     day_document,
@@ -55,6 +55,7 @@ from connectors.slack_mapping import (
     user_ids,
 )
 from connectors.slack_mapping import thread_document as map_thread
+from core.pacing import shared_cooldown
 from core.settings import Settings, require
 from ingest.document import Document
 
@@ -148,8 +149,21 @@ class SlackConfig(BaseModel):
         return cls(**{**values, **overrides})
 
 
-# Per process, shared by every connector (each fetch task builds its own): names and the team's domain.
 _CACHE_LOCK = threading.Lock()
+_LIMITERS: dict[tuple[str, float, float], RateLimiter] = {}
+
+
+def _method_limiter(method: str, rate: float, burst: float) -> RateLimiter:
+    """The process-wide limiter of one Slack method (every connector's fetch task shares it), with its own
+    cool-down: Slack limits "per method per workspace per app". ``tier1`` is history/replies' non-Marketplace pace."""
+    key = (method, rate, burst)
+    with _CACHE_LOCK:
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(rate, burst, cooldown=shared_cooldown(f"slack {method}"))
+        return _LIMITERS[key]
+
+
+# Per process, shared by every connector (each fetch task builds its own): names and the team's domain.
 _USER_NAMES: dict[tuple[str, str], str] = {}
 _TEAM_DOMAINS: dict[str, str] = {}
 
@@ -164,22 +178,25 @@ class SlackConnector:
         self.config = config
         self.base_url = config.url
         auth = BearerAuth(config.bot_token, setting="SLACK_BOT_TOKEN")
+        self._tier1 = _method_limiter("tier1", 1.0 / config.tier1_interval_s, 1.0)
         self._clients: dict[str, ApiClient] = {}
-        self._tier1 = self._limiter("tier1")
-        for tier in {*_METHOD_TIER.values(), "tier1"}:
-            self._clients[tier] = make_client(
-                "slack", self.base_url, auth, transport=transport, retry=config.retry, display=self.display,
-                limiter=self._limiter(tier), body_check=_body_error,
-            )  # fmt: skip
+        for method, tier in _METHOD_TIER.items():
+            if config.rate_per_s:
+                limiter = _method_limiter(method, config.rate_per_s, max(1.0, config.rate_per_s))
+            else:
+                # Slack counts per method per minute and tolerates bursts: half a minute's quota at once, then
+                # the tier's steady pace. Each method has its own cool-down: a 429 on history never stalls users.
+                per_minute = TIERS_PER_MINUTE[tier]
+                limiter = _method_limiter(method, per_minute / 60.0, per_minute / 2)
+            self._clients[method] = self._make(auth, transport, limiter)
+        self._clients["tier1"] = self._make(auth, transport, self._tier1)
         self._channels: dict[str, ChannelInfo] | None = None
 
-    def _limiter(self, tier: str) -> RateLimiter:
-        # One limiter (and cool-down) per tier and process: Slack counts per method, so a 429 on history must
-        # not stall users.info. Tier 1 is the non-Marketplace pace of history/replies.
-        if tier == "tier1":
-            return shared_limiter("slack-tier1", 1.0 / self.config.tier1_interval_s)
-        rate = self.config.rate_per_s or TIERS_PER_MINUTE[tier] / 60.0
-        return shared_limiter(f"slack-{tier}", rate)
+    def _make(self, auth: httpx.Auth, transport: httpx.BaseTransport | None, limiter: RateLimiter) -> ApiClient:
+        return make_client(
+            "slack", self.base_url, auth, transport=transport, retry=self.config.retry, display=self.display,
+            limiter=limiter, body_check=_body_error,
+        )  # fmt: skip
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -196,7 +213,7 @@ class SlackConnector:
     def _client(self, method: str) -> ApiClient:
         if self.config.non_marketplace and method in _TIER1_METHODS:
             return self._clients["tier1"]
-        return self._clients[_METHOD_TIER[method]]
+        return self._clients[method]
 
     def _call(self, method: str, params: Mapping[str, Any], partition: object | None = None) -> dict[str, Any]:
         data: dict[str, Any] = self._client(method).get_json(

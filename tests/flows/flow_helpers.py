@@ -24,6 +24,7 @@ def simulator_env(sb: RunningSandbox) -> dict[str, str]:
         # The sandbox enforces quotas only in its realistic and harsher profiles: don't pace against it otherwise.
         "JIRA_RATE_PER_S": "500",
         "TEMPO_RATE_PER_S": "500",
+        "SLACK_RATE_PER_S": "500",
     }
 
 
