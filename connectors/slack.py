@@ -163,6 +163,24 @@ def _method_limiter(method: str, rate: float, burst: float) -> RateLimiter:
         return _LIMITERS[key]
 
 
+class _Active:
+    """How many partitions are being fetched in this process right now (they share the Tier 1 pace)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+_ACTIVE = _Active()
+
 # Per process, shared by every connector (each fetch task builds its own): names and the team's domain.
 _USER_NAMES: dict[tuple[str, str], str] = {}
 _TEAM_DOMAINS: dict[str, str] = {}
@@ -365,7 +383,8 @@ class SlackConnector:
         if channel.is_private:
             channel = self._with_members(channel, partition)
         start = day_start(partition.start)
-        top = self._history(channel, start, partition.end, partition)
+        with _ACTIVE:
+            top = self._history(channel, start, partition.end, partition)
         names_needed = user_ids(top)
         threads: list[list[Mapping[str, Any]]] = []
         failed: list[FetchFailure] = []
@@ -490,11 +509,13 @@ class SlackConnector:
         left = "done with history"
         if more and batch:
             # History comes newest first: the share of the slice read so far estimates the pages still to come.
+            # Slices fetched at the same time share the one-a-minute pace, so each waits that many turns.
             oldest = min(ts_datetime(str(m["ts"])) for m in batch if "ts" in m)
             share = max((end - oldest) / (end - start), 1e-6)
             pages_left = max(1, round(number * (1 - share) / share))
-            minutes = pages_left * self.config.tier1_interval_s / 60
-            left = f"about {minutes:.1f} min left for this slice ({pages_left} more pages, then the threads)"
+            seconds = pages_left * self.config.tier1_interval_s * max(1, _ACTIVE.count)
+            when = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+            left = f"about {when} left for this slice ({pages_left} more pages, then its threads)"
         log.info(
             "slack #%s: page %d, %d messages; next request in %.0f s; %s",
             channel.name, number, count, wait, left,
