@@ -37,7 +37,15 @@ from connectors.base import (
     Window,
     slice_bounds,
 )
-from connectors.errors import AuthError, ConnectorError, RateLimitedError, RejectedRequestError, TransientError
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    PaginationError,
+    RateLimitedError,
+    RejectedRequestError,
+    TransientError,
+)
 from connectors.http import ApiClient, CursorPaginator, PageRequest, RetryPolicy, make_client
 from connectors.ratelimit import RateLimiter
 from connectors.slack_mapping import (
@@ -77,6 +85,13 @@ _METHOD_TIER = {
     "users.info": "tier4",
     "auth.test": "special",
 }
+# The list each paged method answers with (a missing or non-list one is a malformed page, never "no items").
+_LISTS = {
+    "conversations.list": "channels",
+    "conversations.history": "messages",
+    "conversations.replies": "messages",
+    "conversations.members": "members",
+}
 _TIER1_METHODS = {"conversations.history", "conversations.replies"}
 PAGE_SIZE = 200  # Slack's advice for history/replies; the non-Marketplace limit is 15
 NON_MARKETPLACE_PAGE = 15
@@ -87,6 +102,10 @@ _AUTH_CODES = {
 _TRANSIENT_CODES = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # What ``fetch`` reports as a skipped channel instead of failing the run.
 _UNREADABLE = {"not_in_channel", "is_archived", "channel_not_found", "method_not_supported_for_channel_type"}
+
+
+def _key(partition: object | None) -> str | None:
+    return None if partition is None else str(getattr(partition, "key", partition))
 
 
 class SlackApiError(RejectedRequestError):
@@ -110,7 +129,7 @@ def _body_error(data: Any, where: dict[str, Any]) -> ConnectorError | None:
     label = f"Slack {where['endpoint']}"
     if code in _AUTH_CODES:
         needed = f" (needs scope {data['needed']})" if data.get("needed") else ""
-        return AuthError(f"Slack refused SLACK_BOT_TOKEN: {code}{needed} on {where['endpoint']}", **where)
+        return AuthError(f"Slack refused SLACK_BOT_TOKEN: {code}{needed} on {where['endpoint']}{part}", **where)
     if code == "ratelimited":
         return RateLimitedError(f"{label}: ratelimited{part}", **where)
     if code in _TRANSIENT_CODES:
@@ -248,8 +267,21 @@ class SlackConnector:
             param="cursor",
         )
         client = self._client(method)
-        for page in client.paginate(pager, endpoint_label=f"GET {method}", partition=partition):
-            yield page.data
+        label = f"GET {method}"
+        for page in client.paginate(pager, endpoint_label=label, partition=partition):
+            data = page.data
+            where = {"source": self.source, "endpoint": label, "partition": _key(partition)}
+            part = f" [partition {where['partition']}]" if where["partition"] else ""
+            listed = _LISTS.get(method)
+            if listed and not (isinstance(data.get(listed), list) and all(
+                isinstance(item, Mapping | str) for item in data[listed]
+            )):  # fmt: skip
+                raise MalformedResponseError(f"Slack {label}: no list in {listed!r}{part}", **where)
+            if data.get("has_more") is True and not (data.get("response_metadata") or {}).get("next_cursor"):
+                # Slack says an empty cursor ends a listing; with has_more true the page contradicts itself:
+                # fail the partition rather than commit a listing that may be cut short.
+                raise PaginationError(f"Slack {label}: has_more is true but next_cursor is empty{part}", **where)
+            yield data
 
     def check(self) -> None:
         """``auth.test``: one cheap call; an ``invalid_auth`` raises AuthError naming SLACK_BOT_TOKEN."""
