@@ -103,13 +103,17 @@ def search(
         str | None,
         typer.Option("--as", help="Search as this principal: only what its grants (BACKFILL_GRANTS_FILE) may see."),
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="Only chunks whose metadata has KEY=VALUE (repeatable), e.g. channel_name=ops."),
+    ] = None,
 ) -> None:
     """Semantic search over the index."""
-    from backfill.searching import search_index
+    from backfill.searching import parse_where, search_index
 
     try:
-        hits = search_index(query, source=source, top_k=top_k, principal=principal)
-    except SettingsError as exc:
+        hits = search_index(query, source=source, top_k=top_k, principal=principal, where=parse_where(where or []))
+    except (SettingsError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
         _print_json(hits)

@@ -410,7 +410,9 @@ class SlackConnector:
         if why is not None:
             yield SkippedScope(scope=channel.label, reason=why)
             return
-        if partition.changed_since is not None:
+        created = day_start(datetime.fromtimestamp(channel.created, partition.start.tzinfo))
+        if partition.changed_since is not None and created < partition.start < partition.changed_since:
+            # The slice that reaches back (not clamped by the channel's creation: nothing older exists there).
             yield self._lookback_note(partition)
         if channel.is_private:
             channel = self._with_members(channel, partition)

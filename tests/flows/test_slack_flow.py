@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from backfill.searching import search_index
 from flows.slack import slack_backfill
 from sandbox.server import RunningSandbox
 from tests.flows.flow_helpers import exported, simulator_env
@@ -59,6 +60,12 @@ def test_full_backfill_holds_every_message_once_and_lists_skipped_channels(
     assert {m["channel_private"] for m in meta.values()} == {True, False}
     assert all(m["acl"] == [f"slack:channel:{m['channel_id']}"] for m in meta.values())
     assert all(m["channel_members"] for m in meta.values() if m["channel_private"])
+
+    # `backfill search --where channel_name=…` keeps that channel's chunks only.
+    private = next(m for m in meta.values() if m["channel_private"])
+    hits = search_index("deploy", source="slack", top_k=5, where={"channel_name": str(private["channel_name"])})
+    assert hits and {h["doc_id"].split(":")[1] for h in hits} == {private["channel_id"]}
+    assert search_index("deploy", source="slack", where={"channel_private": "true", "channel_name": "no-such"}) == []
 
 
 def test_late_replies_land_in_their_threads_within_the_lookback(
