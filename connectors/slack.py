@@ -14,7 +14,7 @@ connectors/slack_api.py; flows/slack.py forwards its logger ``connectors.slack``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from connectors.base import (
 from connectors.slack_api import SlackApi, SlackApiError, SlackConfig, UnknownChannelError, active_fetch, log
 from connectors.slack_mapping import (
     ChannelInfo,
+    day_doc_id,
     day_document,
     day_start,
     is_content,
@@ -49,6 +50,16 @@ from ingest.document import Document
 __all__ = ["DEFAULT_THREAD_LOOKBACK_DAYS", "SlackApiError", "SlackConfig", "SlackConnector", "UnknownChannelError"]
 
 SLICE_MONTHS = 6
+# What fetch reports as a skipped channel instead of failing the run: the app may not read it (any more).
+_UNREADABLE = {"not_in_channel", "channel_not_found", "is_archived", "method_not_supported_for_channel_type"}
+# channel (with members), top-level messages by UTC day, changed threads, days with a changed thread, failures
+_Read = tuple[
+    ChannelInfo,
+    dict[date, list[Mapping[str, Any]]],
+    list[list[Mapping[str, Any]]],
+    set[date],
+    list[FetchFailure],
+]
 DEFAULT_THREAD_LOOKBACK_DAYS = 30  # what the flow and the CLI re-scan for late replies unless told otherwise
 
 
@@ -164,49 +175,37 @@ class SlackConnector(SlackApi):
     # -- fetch -------------------------------------------------------------------------------------------------
 
     def fetch(self, partition: Partition) -> Iterator[FetchItem]:
-        """The partition's thread and day documents (all, or those changed since ``changed_since``)."""
-        channel = self._channel_for_fetch(partition.scope, partition)
-        why = self._ensure_member(channel, partition)
-        if why is not None:
-            yield SkippedScope(scope=channel.label, reason=why)
+        """The partition's thread and day documents (all, or those changed since ``changed_since``).
+
+        Every call to Slack happens before the first document is yielded, so a channel that turns out unreadable
+        half-way (the app was removed, the channel deleted) is reported as skipped, with nothing of it emitted.
+        """
+        try:
+            channel = self._channel_for_fetch(partition.scope, partition)
+            why = self._ensure_member(channel, partition)
+            if why is not None:
+                yield SkippedScope(scope=channel.label, reason=why)
+                return
+            read = self._read(channel, partition)
+        except SlackApiError as exc:
+            if exc.code not in _UNREADABLE:
+                raise
+            yield SkippedScope(scope=partition.scope, reason=f"{exc.code}: the app cannot read this channel now")
             return
+        channel, by_day, threads, changed_days, failed = read
         created = day_start(datetime.fromtimestamp(channel.created, partition.start.tzinfo))
         if partition.changed_since is not None and created < partition.start < partition.changed_since:
             # The slice that reaches back (not clamped by the channel's creation: nothing older exists there).
             yield self._lookback_note(partition)
-        if channel.is_private:
-            channel = self._with_members(channel, partition)
-        start = day_start(partition.start)
-        with active_fetch:
-            top = self._history(channel, start, partition.end, partition)
-        names_needed = user_ids(top)
-        threads: list[list[Mapping[str, Any]]] = []
-        failed: list[FetchFailure] = []
-        by_day: dict[date, list[Mapping[str, Any]]] = {}
-        changed_days: set[date] = set()
-        for msg in top:
-            try:
-                when = ts_datetime(str(msg["ts"]))
-                changed = message_changed_at(msg) >= partition.changed_since if partition.changed_since else True
-            except MAPPING_ERRORS as exc:
-                reason = f"unreadable message: {type(exc).__name__}: {exc}"[:1000]
-                failed.append(FetchFailure(id=f"slack:{channel.id}:{start.date().isoformat()}", reason=reason))
-                continue
-            by_day.setdefault(when.date(), []).append(msg)
-            if is_thread_parent(msg) and changed:
-                changed_days.add(when.date())
-                thread = self._replies(channel, str(msg["ts"]), partition)
-                names_needed |= user_ids(thread)
-                threads.append(thread)
-        names = self._names(names_needed, partition)
+        names = self._names({u for ms in [*by_day.values(), *threads] for u in user_ids(ms)}, partition)
         domain = self._team_domain()
+        include = self.config.include_bot_messages
         yield from failed
         for thread in threads:
             yield self._mapped(
                 thread_doc_id(channel.id, str(thread[0]["ts"])),
-                lambda t=thread: map_thread(channel, t, names, domain, self.config.include_bot_messages),
+                lambda t=thread: map_thread(channel, t, names, domain, include),
             )
-        include = self.config.include_bot_messages
         for day, messages in sorted(by_day.items()):
             has_text = any(is_content(m, include) and is_day_message(m) for m in messages)
             newest = max(message_changed_at(m) for m in messages)
@@ -215,9 +214,34 @@ class SlackConnector(SlackApi):
             if not has_text and not (partition.changed_since is not None and day in changed_days):
                 continue  # no day document: only thread parents or housekeeping (a full run lists none)
             yield self._mapped(
-                f"slack:{channel.id}:{day.isoformat()}",
+                day_doc_id(channel.id, day),
                 lambda d=day, ms=messages: day_document(channel, d, ms, names, domain, include),
             )
+
+    def _read(self, channel: ChannelInfo, partition: Partition) -> _Read:
+        """Members (private channels), history and the changed threads' replies; unreadable messages as failures."""
+        if channel.is_private:
+            channel = self._with_members(channel, partition)
+        start = day_start(partition.start)
+        with active_fetch:
+            top = self._history(channel, start, partition.end, partition)
+        by_day: dict[date, list[Mapping[str, Any]]] = {}
+        threads: list[list[Mapping[str, Any]]] = []
+        changed_days: set[date] = set()
+        failed: list[FetchFailure] = []
+        for msg in top:
+            try:
+                when = ts_datetime(str(msg["ts"]))
+                changed = message_changed_at(msg) >= (partition.changed_since or when)
+            except MAPPING_ERRORS as exc:
+                reason = f"unreadable message: {type(exc).__name__}: {exc}"[:1000]
+                failed.append(FetchFailure(id=day_doc_id(channel.id, start.date()), reason=reason))
+                continue
+            by_day.setdefault(when.date(), []).append(msg)
+            if is_thread_parent(msg) and changed:
+                changed_days.add(when.date())
+                threads.append(self._replies(channel, str(msg["ts"]), partition))
+        return channel, by_day, threads, changed_days, failed
 
     def _lookback_note(self, partition: Partition) -> RunNote:
         assert partition.changed_since is not None
@@ -230,7 +254,7 @@ class SlackConnector(SlackApi):
         )
 
     @staticmethod
-    def _mapped(doc_id: str, build: Any) -> Document | FetchFailure:
+    def _mapped(doc_id: str, build: Callable[[], Document]) -> Document | FetchFailure:
         try:
             doc: Document = build()
             return doc

@@ -131,3 +131,14 @@ def test_refetch_reads_the_days_the_failed_ids_name(sb: RunningSandbox) -> None:
     assert [(p.scope, p.start.date().isoformat(), (p.end - p.start).days) for p in plan] == [
         ("C1", "2025-03-04", 1), ("C1", "2025-03-05", 1)
     ]  # fmt: skip
+
+
+def test_a_channel_that_becomes_unreadable_mid_run_is_skipped_not_failed(sb: RunningSandbox) -> None:
+    with _connector(sb) as connector:
+        partitions = connector.partitions(_full(sb), channels=["general"])
+        body = base64.b64encode(json.dumps({"ok": False, "error": "not_in_channel"}).encode()).decode()
+        sb.control("canned", {"api": "slack", "path_contains": "/conversations.history", "status": 200,
+                              "body_b64": body, "content_type": "application/json", "times": 1})  # fmt: skip
+        items = list(connector.fetch(partitions[-1]))
+    assert items == [SkippedScope(scope=partitions[-1].scope, reason=items[0].reason)]  # type: ignore[union-attr]
+    assert "not_in_channel" in items[0].reason  # type: ignore[union-attr]

@@ -84,7 +84,9 @@ Slack (``GET conversations.history`` of #general, June 2026; errors are HTTP 200
 - ``slack_ok_false_invalid_auth``, ``slack_ok_false_token_revoked`` → error AuthError naming ``SLACK_BOT_TOKEN``
   and the code (never retried).
 - ``slack_ok_false_missing_scope`` — with ``needed: groups:history`` → error AuthError naming the scope.
-- ``slack_ok_false_channel_not_found`` → error SlackApiError (a RejectedRequestError) naming the code and method.
+- ``slack_ok_false_invalid_ts_oldest`` → error SlackApiError (a RejectedRequestError) naming the code and method.
+  (``not_in_channel``/``channel_not_found`` are not errors: the channel is reported as skipped,
+  tests/connectors/test_slack_sandbox.py.)
 - ``slack_ok_false_without_a_code`` — ``{"ok": false}`` alone → error SlackApiError (``unknown_error``).
 - ``slack_ok_false_ratelimited_then_page`` — ``error: ratelimited`` in an HTTP 200, then a page → ingested (the
   request waited and was retried).
