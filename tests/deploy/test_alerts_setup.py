@@ -29,7 +29,8 @@ from tests.deploy.conftest import PrefectServer, Webhook
 from tests.deploy.deploy_helpers import FAKE_TOKENS
 from tests.flows.flow_helpers import simulator_env
 
-EXPECTED_AUTOMATIONS = [FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo"]
+EXPECTED_AUTOMATIONS = [FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo",
+                        "backfill-stale-slack"]  # fmt: skip
 
 
 def _setup(webhook_url: str, **env: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def test_a_changed_threshold_updates_the_automation_in_place(
 
 def test_each_source_has_a_proactive_automation_on_its_freshness_threshold(alerts_setup: dict[str, Any]) -> None:
     found = _automations()
-    for source in ("jira", "tempo"):
+    for source in ("jira", "tempo", "slack"):
         [automation] = found[stale_automation_name(source)]
         trigger = automation.trigger
         assert trigger.posture == Posture.Proactive

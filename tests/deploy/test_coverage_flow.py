@@ -19,9 +19,9 @@ LAST_SUCCESS = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def seeded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A BACKFILL_HOME whose jira and tempo both last succeeded at LAST_SUCCESS."""
+    """A BACKFILL_HOME whose jira, tempo and slack all last succeeded at LAST_SUCCESS."""
     backend = LocalStateBackend(tmp_path)
-    for source, docs in (("jira", 120), ("tempo", 40)):
+    for source, docs in (("jira", 120), ("tempo", 40), ("slack", 30)):
         state = SourceState(source=source)
         state.commit(
             window_end=LAST_SUCCESS - timedelta(hours=1),
@@ -38,6 +38,7 @@ def seeded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("BACKFILL_SOURCES", raising=False)
     monkeypatch.delenv("BACKFILL_FRESHNESS_JIRA_HOURS", raising=False)
     monkeypatch.setenv("BACKFILL_FRESHNESS_TEMPO_HOURS", "48")
+    monkeypatch.setenv("BACKFILL_FRESHNESS_SLACK_HOURS", "48")
     return tmp_path
 
 
@@ -52,7 +53,8 @@ def test_coverage_passes_while_every_source_is_fresh(deploy_server: PrefectServe
     assert state.is_completed()
     result: dict[str, Any] = state.result()
     assert result["stale"] == []
-    assert {row["source"]: row["status"] for row in result["sources"]} == {"jira": "fresh", "tempo": "fresh"}
+    statuses = {row["source"]: row["status"] for row in result["sources"]}
+    assert statuses == {"jira": "fresh", "tempo": "fresh", "slack": "fresh"}
     assert "| jira | fresh |" in _latest_markdown("backfill-coverage-report")
 
 

@@ -283,7 +283,7 @@ def test_the_deployments_take_the_sandbox_from_the_deploy_shell_and_their_crons_
     with _client_of(rehearsal), get_client(sync_client=True) as client:
         deployments = client.read_deployments()
         scheduled = client.read_flow_runs()
-    assert len(deployments) == 7  # sync, backfill and prune per source, and coverage
+    assert len(deployments) == 10  # sync, backfill and prune per source, and coverage
     for deployment in deployments:
         env = deployment.job_variables["env"]
         assert env["OPENAI_BASE_URL"] == rehearsal.sandbox_env["OPENAI_BASE_URL"]
