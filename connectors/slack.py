@@ -28,6 +28,7 @@ from connectors.base import (
     Window,
     slice_bounds,
 )
+from connectors.errors import AuthError
 from connectors.slack_api import SlackApi, SlackApiError, SlackConfig, UnknownChannelError, active_fetch, log
 from connectors.slack_mapping import (
     ChannelInfo,
@@ -125,7 +126,12 @@ class SlackConnector(SlackApi):
                 partition=partition,
             )  # fmt: skip
         except SlackApiError as exc:
-            return f"could not join: {exc.code} (scope channels:join needed)"
+            return f"could not join: {exc.code}"
+        except AuthError as exc:
+            # A token without channels:join still reads the channels it is in: skip this one, fail nothing.
+            if "missing_scope" not in str(exc):
+                raise
+            return "could not join: the app lacks the channels:join scope (add it and reinstall, or invite the app)"
         return None
 
     # -- partitions --------------------------------------------------------------------------------------------

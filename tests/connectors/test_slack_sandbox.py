@@ -142,3 +142,17 @@ def test_a_channel_that_becomes_unreadable_mid_run_is_skipped_not_failed(sb: Run
         items = list(connector.fetch(partitions[-1]))
     assert items == [SkippedScope(scope=partitions[-1].scope, reason=items[0].reason)]  # type: ignore[union-attr]
     assert "not_in_channel" in items[0].reason  # type: ignore[union-attr]
+
+
+def test_a_token_without_the_join_scope_skips_the_channel_and_reads_the_others(sb: RunningSandbox) -> None:
+    with _connector(sb) as connector:
+        outsider = next(c for c in connector.channels().values() if not c.is_member and not c.is_private)
+        member = next(c for c in connector.channels().values() if c.is_member and not c.is_private)
+        body = {"ok": False, "error": "missing_scope", "needed": "channels:join", "provided": "channels:history"}
+        sb.control("canned", {"api": "slack", "path_contains": "/conversations.join", "status": 200,
+                              "body_b64": base64.b64encode(json.dumps(body).encode()).decode(),
+                              "content_type": "application/json", "times": 100})  # fmt: skip
+        items = _read(connector, connector.partitions(_full(sb), channels=[outsider.id, member.id]))
+    skipped = {i.scope: i.reason for i in items if isinstance(i, SkippedScope)}
+    assert list(skipped) == [outsider.label] and "channels:join" in skipped[outsider.label]
+    assert {i.metadata["channel_id"] for i in items if isinstance(i, Document)} == {member.id}
