@@ -136,6 +136,8 @@ class SlackSim:
                 )
             if action == "late_reply":
                 return self.state.late_reply(now, body.get("channel"), body.get("thread_ts"), body.get("text"))
+            if action == "delete_message":
+                return self.state.delete_message(body.get("channel"), body.get("ts"))
             if action == "edit_message":
                 return self.state.edit_message(now, body.get("channel"), body.get("ts"), body.get("text"))
         raise ValueError(f"unknown slack action {action!r}")

@@ -472,6 +472,16 @@ class SlackMutations:
             "message": dict(reply),
         }
 
+    def delete_message(self, channel_id: str | None, ts: str | None) -> dict[str, Any]:
+        """Delete a top-level message; a thread parent goes with its replies (as when a thread is deleted)."""
+        channel = self._default_channel(channel_id)
+        data = self.corpus.data(channel)
+        if ts not in data.top:
+            raise ValueError(f"no top-level message {ts} in {channel.id}")
+        del data.top[ts]
+        replies = data.replies.pop(ts, [])
+        return {"channel": channel.id, "ts": ts, "replies_deleted": len(replies)}
+
     def edit_message(self, now: datetime, channel_id: str | None, ts: str | None, text: str | None) -> dict[str, Any]:
         channel = self._default_channel(channel_id)
         data = self.corpus.data(channel)
