@@ -130,7 +130,7 @@ class _MeteredStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, str | bool] | None = None,
     ) -> list[Match]:
         return self._inner.query(vector, top_k, source, grants, where)
 

@@ -107,23 +107,18 @@ def search(
         list[str] | None,
         typer.Option(
             "--where",
-            help="Only chunks whose metadata FIELD holds VALUE (repeatable), e.g. --where workspace=Acme, "
-            "--where parent_id=<page id>.",
+            help="Only chunks whose metadata FIELD holds VALUE (repeatable; true/false for flags), e.g. "
+            "--where channel_name=ops, --where channel_private=true, --where parent_id=<page id>.",
         ),
     ] = None,
 ) -> None:
     """Semantic search over the index."""
-    from backfill.searching import search_index
+    from backfill.searching import parse_where, search_index
 
-    conditions: dict[str, str] = {}
-    for item in where or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"--where {item!r}: expected FIELD=VALUE")
-        conditions[key.strip()] = value
     try:
+        conditions = parse_where(where or [])
         hits = search_index(query, source=source, top_k=top_k, principal=principal, where=conditions or None)
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
         _print_json(hits)

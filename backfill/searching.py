@@ -15,7 +15,22 @@ from core.acl import visible_to
 from core.settings import Settings, SettingsError, load_settings
 from ingest.factory import build_embedder, build_store
 
-__all__ = ["grants_of", "search_index"]
+__all__ = ["grants_of", "parse_where", "search_index"]
+
+
+def parse_where(pairs: Collection[str]) -> dict[str, str | bool]:
+    """``["channel_name=ops", "channel_private=false"]`` → ``{"channel_name": "ops", "channel_private": False}``.
+
+    ``true``/``false`` (any case) become booleans, as the stores hold flags; ValueError naming a pair without ``=``.
+    """
+    found: dict[str, str | bool] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--where {pair!r} is not FIELD=VALUE (e.g. channel_name=ops)")
+        text = value.strip()
+        found[key.strip()] = {"true": True, "false": False}.get(text.lower(), text)
+    return found
 
 
 def grants_of(principal: str, settings: Settings) -> list[str]:
@@ -40,7 +55,7 @@ def search_index(
     top_k: int = 5,
     principal: str | None = None,
     grants: Collection[str] | None = None,
-    where: Mapping[str, str] | None = None,
+    where: Mapping[str, str | bool] | None = None,
 ) -> list[dict[str, Any]]:
     """The ``top_k`` chunks nearest ``query``, best first, as plain dicts (score, id, source, title, url, text,
     acl); only those visible to ``principal`` (looked up in the grants file) or to ``grants`` when either is given, and

@@ -11,7 +11,17 @@ from datetime import UTC, datetime
 from functools import total_ordering
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ingest.document import Document
 
@@ -62,8 +72,24 @@ class Partition(BaseModel):
     scope: str = Field(min_length=1)
     start: AwareDatetime
     end: AwareDatetime
+    # Only what changed at or after this instant is emitted (Slack: a partition that reaches back before the run's
+    # window to catch late thread replies). None for every source that does not need it; then it is left out of
+    # the partition's JSON, so the cache keys of those sources' partitions are what they were.
+    changed_since: AwareDatetime | None = None
 
     _utc = field_validator("start", "end")(_to_utc)
+
+    @field_validator("changed_since")
+    @classmethod
+    def _utc_or_none(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("changed_since") is None:
+            data.pop("changed_since", None)
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> Partition:
@@ -75,7 +101,8 @@ class Partition(BaseModel):
     def key(self) -> str:
         """A readable, unique string for logs, run names and failure records."""
         fmt = "%Y-%m-%dT%H:%M:%SZ"
-        return f"{self.source}:{self.scope}:{self.start.strftime(fmt)}..{self.end.strftime(fmt)}"
+        key = f"{self.source}:{self.scope}:{self.start.strftime(fmt)}..{self.end.strftime(fmt)}"
+        return key + (f" changed since {self.changed_since.strftime(fmt)}" if self.changed_since else "")
 
     def _sort_key(self) -> tuple[str, str, datetime, datetime]:
         return (self.source, self.scope, self.start, self.end)

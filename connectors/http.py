@@ -16,7 +16,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,8 +119,10 @@ class ApiClient:
         retry: RetryPolicy,
         redactor: Redactor,
         display: str | None = None,
+        body_check: BodyCheck | None = None,
     ) -> None:
         self.api = api
+        self._body_check = body_check
         self.display = display or api.title()  # how messages name the API: its connector's ``display``
         self._http = http
         self._auth = auth
@@ -177,7 +179,14 @@ class ApiClient:
                 response = self._send_once(method, path, where, allow, kwargs, retry)
                 if expect is None or (response.status_code in allow and not response.is_success):
                     return response, None
-                return response, self.parse_json(response, expect=expect, endpoint=endpoint, partition=partition)
+                data = self.parse_json(response, expect=expect, endpoint=endpoint, partition=partition)
+                if self._body_check is not None:
+                    # Inside the attempt: an error the body reports in an HTTP 200 (Slack's ``ok:false``) is
+                    # classified like a status, so a transient one is retried and the others fail as their kind.
+                    error = self._body_check(data, where)
+                    if error is not None:
+                        raise error
+                return response, data
         raise AssertionError("unreachable: tenacity either returns, raises or calls _give_up")
 
     def _send_once(
@@ -329,6 +338,12 @@ class ApiClient:
             request = paginator.next_request(data, response)
 
 
+# An API that reports errors inside a 2xx body (Slack: ``{"ok": false, "error": "invalid_auth"}``) gives its
+# client a check: (parsed body, where = source/endpoint/partition) → the taxonomy's error, or None when the body is
+# fine. Raised inside the retry loop, so a TransientError from it is retried like a 5xx.
+BodyCheck = Callable[[Any, dict[str, Any]], ConnectorError | None]
+
+
 def _is_quota_403(response: httpx.Response) -> bool:
     # GitHub signals an exhausted (primary or secondary) rate limit with 403, not 429.
     headers = response.headers
@@ -349,13 +364,15 @@ def make_client(
     settings: Settings | None = None,
     limiter: RateLimiter | None = None,
     display: str | None = None,
+    body_check: BodyCheck | None = None,
 ) -> ApiClient:
     """Build the client for one API: base URL, pinned headers, explicit timeouts, user agent, auth, limiter.
 
     ``transport`` is the test seam (``httpx.MockTransport`` for unit tests; a recording wrapper around
     ``httpx.HTTPTransport`` against the sandbox). ``rate_per_s`` sizes a token bucket shared by every
     client of the same ``api`` in this process; every client of ``api`` shares its cool-down whatever the
-    rate. ``limiter`` replaces that shared limiter (a test seam: one with a fake clock).
+    rate. ``limiter`` replaces that shared limiter (a test seam: one with a fake clock; Slack: one per method tier).
+    ``body_check`` classifies errors an API reports in a 2xx body (``BodyCheck``).
 
     Without ``retry``, the policy comes from ``BACKFILL_HTTP_MAX_ATTEMPTS`` / ``BACKFILL_HTTP_MAX_WAIT_S``:
     of ``settings`` when given, else read from the environment (``load_settings``).
@@ -372,4 +389,7 @@ def make_client(
     secrets = [*(auth.secret_values() if isinstance(auth, SecretAuth) else ()), *extra_secrets]
     limiter = limiter or shared_limiter(api, rate_per_s)
     retry = retry or RetryPolicy.from_settings(settings or load_settings())
-    return ApiClient(api, http, auth=auth, limiter=limiter, retry=retry, redactor=Redactor(secrets), display=display)
+    return ApiClient(
+        api, http, auth=auth, limiter=limiter, retry=retry, redactor=Redactor(secrets), display=display,
+        body_check=body_check,
+    )  # fmt: skip

@@ -64,6 +64,16 @@ class RateLimiter:
             waited += self.cooldown.wait(max_wait_s - waited)
         return waited
 
+    def next_free_in(self) -> float:
+        """Seconds until a request could go now (the cool-down or the next token), without taking one: what a
+        slow source tells the operator it is waiting for."""
+        wait = self.cooldown.remaining()
+        if self.rate is not None:
+            with self._lock:
+                tokens = min(self.capacity, self._tokens + (self._clock() - self._last) * self.rate)
+            wait = max(wait, (1.0 - tokens) / self.rate if tokens < 1.0 else 0.0)
+        return wait
+
 
 _LIMITERS: dict[tuple[str, float | None], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()

@@ -25,6 +25,7 @@ from datetime import timedelta
 from connectors.base import Connector
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.notion import NotionConfig, NotionConnector
+from connectors.slack import DEFAULT_THREAD_LOOKBACK_DAYS, SlackConfig, SlackConnector
 from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings, SettingsError
 
@@ -51,8 +52,9 @@ class UnknownSourceError(ValueError):
 class FilterOption:
     """A source-specific run parameter: the flow parameter and the CLI option that sets it.
 
-    ``repeatable``: a list of strings (``--project ENG --project OPS``). Otherwise a flag; ``negate`` makes the flag
-    set the parameter to False (``--include-archived`` → ``active_only=False``).
+    ``repeatable``: a list of strings (``--project ENG --project OPS``). ``integer``: a number, ``default`` when not
+    given (``--thread-lookback-days 90``). Otherwise a flag; ``negate`` makes the flag set the parameter to False
+    (``--include-archived`` → ``active_only=False``).
     """
 
     param: str
@@ -60,9 +62,13 @@ class FilterOption:
     help: str
     repeatable: bool = False
     negate: bool = False
+    integer: bool = False
+    default: int | None = None
 
     def value(self, given: object) -> object:
         """The flow parameter's value for what the CLI option received."""
+        if self.integer:
+            return self.default if given is None else int(given)  # type: ignore[call-overload]
         if self.repeatable:
             return sorted(given) if given else None  # type: ignore[call-overload]
         return not given if self.negate else bool(given)
@@ -104,6 +110,10 @@ def _tempo(settings: Settings) -> Connector:
 
 def _notion(settings: Settings) -> Connector:
     return NotionConnector(NotionConfig.from_settings(settings))
+
+
+def _slack(settings: Settings) -> Connector:
+    return SlackConnector(SlackConfig.from_settings(settings))
 
 
 _JIRA_SECRETS = {"JIRA_API_TOKEN": "jira-api-token"}
@@ -152,6 +162,31 @@ SOURCES: dict[str, SourceSpec] = {
             # equal updated_at with new content is written (ingest keeps only a strictly newer stored copy).
             overlap=timedelta(minutes=5),
             what="pages",
+        ),
+        SourceSpec(
+            name=SlackConnector.source,
+            display=SlackConnector.display,
+            build=_slack,
+            env=("SLACK_API_URL", "SLACK_BOT_TOKEN"),
+            secrets={"SLACK_BOT_TOKEN": "slack-bot-token"},
+            flow="flows.slack:slack_backfill",
+            # Documents are rebuilt from whole UTC days and late replies are caught by the thread lookback; the
+            # overlap only covers messages Slack indexes a little after their ts.
+            overlap=timedelta(minutes=30),
+            what="messages",
+            prune_filters={"include_archived": True},
+            filters=(
+                FilterOption("channels", "--channel", "Slack channel name or id (repeatable).", repeatable=True),
+                FilterOption("include_archived", "--include-archived", "Slack: also archived channels."),
+                FilterOption(
+                    "thread_lookback_days",
+                    "--thread-lookback-days",
+                    f"Slack: re-scan threads this many days before the window for late replies "
+                    f"(default {DEFAULT_THREAD_LOOKBACK_DAYS}).",
+                    integer=True,
+                    default=DEFAULT_THREAD_LOOKBACK_DAYS,
+                ),
+            ),
         ),
     )
 }

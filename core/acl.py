@@ -7,10 +7,13 @@ empty list) is visible to nobody who searches as a principal: the filter fails c
 
 Entries in use: ``jira:project:<KEY>`` (every Jira issue, and every Tempo worklog whose Jira issue Jira shows),
 ``jira:security:<level>`` (an issue with a security level), ``jira:role:<name>`` / ``jira:group:<name>`` /
-``jira:jsm:internal`` (restricted comments, only when the Jira mapper is asked to include them) and
+``jira:jsm:internal`` (restricted comments, only when the Jira mapper is asked to include them),
 ``tempo:restricted`` (a worklog whose Jira issue Jira does not show us: no principal holds it unless configured),
 ``notion:workspace:<workspace id or name>`` (every Notion page and database row: the API does not expose who else may
-open a page, so the integration's workspace is the finest scope; the parent page/database is in the metadata).
+open a page, so the integration's workspace is the finest scope; the parent page/database is in the metadata) and
+``slack:channel:<channel id>`` (every Slack thread and day document, public and private channels alike: readers are
+granted channels, never the whole workspace; private-channel documents also carry their member ids in metadata,
+``channel_members``, and fail rather than carry a cut list).
 
 **In a store.** "Holds every entry" cannot be written as one Pinecone filter on a list field without the universe
 of entries (``$nin`` of what the reader lacks), so every chunk also carries one string field per dimension

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     jira_rate_per_s: float = Field(default=10.0, gt=0, le=1000)
     tempo_rate_per_s: float = Field(default=4.0, gt=0, le=1000)
     notion_rate_per_s: float = Field(default=3.0, gt=0, le=1000)  # Notion: "an average of three requests per second"
+    # Slack paces each method by its rate-limit tier (conversations.list 20/min, history/replies 50/min,
+    # users.info 100/min). SLACK_RATE_PER_S replaces every tier's pace (a sandbox, or a grid with raised limits).
+    slack_rate_per_s: float | None = Field(default=None, gt=0, le=1000)
+    slack_join_public_channels: bool = True  # join public channels the bot is not in (scope channels:join)
+    slack_include_bot_messages: bool = False  # bot/app posts (deploy notices…) are noise for most knowledge bases
+    # An app distributed outside the Slack Marketplace (the 2025 terms): history/replies at one request per
+    # SLACK_TIER1_INTERVAL_S (60 s at Slack) and 15 messages a page. Slow but complete, with progress and an ETA.
+    slack_non_marketplace: bool = False
+    slack_tier1_interval_s: float = Field(default=60.0, gt=0, le=3600)
     # When one request gives up, for every API (sources, OpenAI, Pinecone): after this many attempts, or when a
     # wait the server asks for (Retry-After, reset headers) would pass this many seconds of waiting in total.
     # 600 s honours a Retry-After of 120 s four times; a longer stated wait fails at once, naming this setting.

@@ -84,7 +84,7 @@ class VectorStore(Protocol):
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, str | bool] | None = None,
     ) -> list[Match]:
         """Nearest vectors, optionally only from one source and, given ``grants``, only those a reader holding
         them may see (``core/acl.py``; vectors without an acl never): the store fills ``top_k`` with visible ones.

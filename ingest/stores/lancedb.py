@@ -119,7 +119,7 @@ class LanceDBStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, str | bool] | None = None,
     ) -> list[Match]:
         """Nearest rows. The acl lives inside the metadata JSON, which a where clause cannot read, so with
         ``grants`` (or ``where``: metadata fields) the search widens (×4 each round) until ``top_k`` visible rows are
@@ -174,7 +174,7 @@ class LanceDBStore:
         }
 
 
-def _holds(metadata: Mapping[str, object], where: Mapping[str, str]) -> bool:
+def _holds(metadata: Mapping[str, object], where: Mapping[str, str | bool]) -> bool:
     """Each ``where`` field equals its value, or is a list holding it (as Pinecone's ``$in`` reads a list field)."""
     for key, value in where.items():
         stored = metadata.get(key)

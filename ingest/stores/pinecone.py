@@ -232,7 +232,7 @@ class PineconeStore:
         top_k: int,
         source: str | None = None,
         grants: Collection[str] | None = None,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, str | bool] | None = None,
     ) -> list[Match]:
         kwargs: dict[str, Any] = {
             "vector": [float(v) for v in vector],  # plain floats: a float32 array row would not serialise
@@ -244,7 +244,8 @@ class PineconeStore:
         if source is not None:
             conditions["source"] = {"$eq": source}
         for key, value in (where or {}).items():
-            conditions[key] = {"$in": [value]}  # a string field equal to it, or a list field holding it
+            # A string field equal to it, or a list field holding it; a flag by $eq ($in takes strings and numbers).
+            conditions[key] = {"$eq": value} if isinstance(value, bool) else {"$in": [value]}
         if grants is not None:
             conditions.update(pinecone_filter(grants))  # the reader's filter in the query: top_k is all visible
         if conditions:

@@ -5,7 +5,8 @@ pagination with ``response_metadata.next_cursor`` empty on the last page; ``conv
 top-level messages only (newest first, thread parents carry ``reply_count``/``latest_reply``); per-method tier
 quotas answered with 429 + ``Retry-After`` + ``error:"ratelimited"``. Tiers are enforced whenever the fault
 layer's ``quota`` switch is on for ``slack``; ``ctx.settings["slack"]["non_marketplace"] = True`` applies the
-2025 limit on history/replies (1 request/min, at most 15 messages a page).
+2025 limit on history/replies (1 request/min, at most 15 messages a page); ``tier1_period_s`` there shortens
+that minute for tests.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ TIER_PER_MINUTE: dict[str, int] = {
     "conversations.replies": 50,
     "conversations.join": 50,
     "conversations.info": 50,
+    "conversations.members": 100,
     "users.info": 100,
     "users.list": 20,
     "chat.getPermalink": 600,
@@ -103,12 +105,17 @@ class SlackSim:
         return _slack_json({"ok": True, **body})
 
     def _take(self, method: str, non_marketplace: bool) -> float:
-        per_minute = 1 if non_marketplace and method in _NON_MARKETPLACE else TIER_PER_MINUTE[method]
-        key = f"{method}:{per_minute}"
+        if non_marketplace and method in _NON_MARKETPLACE:
+            # Tier 1: one request a minute. ``tier1_period_s`` compresses the minute for tests.
+            period = float(self.settings().get("tier1_period_s") or 60.0)
+            key, rate, burst = f"{method}:tier1:{period}", 1.0 / period, 1.0
+        else:
+            per_minute = TIER_PER_MINUTE[method]
+            key, rate, burst = f"{method}:{per_minute}", per_minute / 60.0, float(per_minute)
         with self.lock:
             bucket = self.buckets.get(key)
             if bucket is None:
-                bucket = self.buckets[key] = TokenBucket(per_minute / 60.0, float(per_minute))
+                bucket = self.buckets[key] = TokenBucket(rate, burst)
             return bucket.take()
 
     # ---- control -----------------------------------------------------------------------------------------
@@ -124,9 +131,13 @@ class SlackSim:
                 return {"auth_fail": self.auth_fail}
             now = self.ctx.clock.now()
             if action == "post_message":
-                return self.state.post_message(now, body.get("channel"), body.get("text"), body.get("user"))
+                return self.state.post_message(
+                    now, body.get("channel"), body.get("text"), body.get("user"), float(body.get("days_ago") or 0)
+                )
             if action == "late_reply":
                 return self.state.late_reply(now, body.get("channel"), body.get("thread_ts"), body.get("text"))
+            if action == "delete_message":
+                return self.state.delete_message(body.get("channel"), body.get("ts"))
             if action == "edit_message":
                 return self.state.edit_message(now, body.get("channel"), body.get("ts"), body.get("text"))
         raise ValueError(f"unknown slack action {action!r}")

@@ -145,6 +145,7 @@ class SlackCorpus:
         self.channels = self._make_channels()
         self.total_messages = max(160, int(8000 * scale))
         self._data: dict[str, ChannelData] = {}
+        self._members: dict[str, list[str]] = {}
 
     # ---- users -------------------------------------------------------------------------------------------
     def _make_users(self) -> dict[str, dict[str, Any]]:
@@ -199,6 +200,14 @@ class SlackCorpus:
         channels[5].is_member = False
         channels[5].listed = False
         return channels
+
+    def members(self, channel: Channel) -> list[str]:
+        """A channel's member ids (``conversations.members``): a stable subset of the people, the bot if it is in."""
+        if channel.id not in self._members:
+            rng = random.Random(f"{self.seed}:slack:members:{channel.id}")
+            humans = self.human_ids
+            self._members[channel.id] = sorted(rng.sample(humans, min(len(humans), rng.randint(3, 12))))
+        return [*self._members[channel.id], *([BOT_USER_ID] if channel.is_member else [])]
 
     def channel(self, channel_id: str) -> Channel | None:
         return next((c for c in self.channels if c.id == channel_id), None)
@@ -414,10 +423,14 @@ class SlackMutations:
             return channel
         return next(c for c in self.corpus.channels if c.is_member and not c.is_archived and not c.is_private)
 
-    def post_message(self, now: datetime, channel_id: str | None, text: str | None, user: str | None) -> dict[str, Any]:
+    def post_message(
+        self, now: datetime, channel_id: str | None, text: str | None, user: str | None, days_ago: float = 0
+    ) -> dict[str, Any]:
+        """A new top-level message; ``days_ago`` backdates it (a message that was already there, for tests that
+        need a thread of a given age)."""
         channel = self._default_channel(channel_id)
         data = self.corpus.data(channel)
-        ts = self._new_ts(now)
+        ts = self._new_ts(now - timedelta(days=days_ago))
         msg = {
             "type": "message",
             "user": user or self.corpus.human_ids[0],
@@ -458,6 +471,16 @@ class SlackMutations:
             "reply_count": parent["reply_count"],
             "message": dict(reply),
         }
+
+    def delete_message(self, channel_id: str | None, ts: str | None) -> dict[str, Any]:
+        """Delete a top-level message; a thread parent goes with its replies (as when a thread is deleted)."""
+        channel = self._default_channel(channel_id)
+        data = self.corpus.data(channel)
+        if ts not in data.top:
+            raise ValueError(f"no top-level message {ts} in {channel.id}")
+        del data.top[ts]
+        replies = data.replies.pop(ts, [])
+        return {"channel": channel.id, "ts": ts, "replies_deleted": len(replies)}
 
     def edit_message(self, now: datetime, channel_id: str | None, ts: str | None, text: str | None) -> dict[str, Any]:
         channel = self._default_channel(channel_id)

@@ -272,6 +272,22 @@ def conversations_join(state: SlackState, args: dict[str, str], now: datetime, n
     return {"channel": conversation_object(channel)}
 
 
+def conversations_members(state: SlackState, args: dict[str, str], now: datetime, nm: bool) -> dict[str, Any]:
+    channel = state.corpus.channel(args.get("channel", ""))
+    if channel is None or not channel.listed:
+        raise SlackError("channel_not_found")
+    members = state.corpus.members(channel)
+    limit = _int(args, "limit", 100)
+    if limit < 1 or limit > 1000:
+        raise SlackError("invalid_limit")
+    start = _offset(args)
+    more = start + limit < len(members)
+    return {
+        "members": members[start : start + limit],
+        "response_metadata": {"next_cursor": _cursor(f"offset:{start + limit}") if more else ""},
+    }
+
+
 def users_info(state: SlackState, args: dict[str, str], now: datetime, nm: bool) -> dict[str, Any]:
     user = state.corpus.users.get(args.get("user", ""))
     if user is None:
@@ -316,6 +332,7 @@ METHODS: dict[str, Callable[[SlackState, dict[str, str], datetime, bool], dict[s
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "conversations.join": conversations_join,
+    "conversations.members": conversations_members,
     "users.info": users_info,
     "users.list": users_list,
     "chat.getPermalink": chat_get_permalink,

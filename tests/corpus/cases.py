@@ -23,20 +23,27 @@ from connectors.base import FetchFailure, Partition
 from connectors.errors import AuthError, ConnectorError, MalformedResponseError, PaginationError, RejectedRequestError
 from connectors.http import RetryPolicy
 from connectors.jira_mapping import failure_id
+from connectors.slack import SlackApiError
 from connectors.tempo import failure_id as tempo_failure_id
 from ingest.document import Document
-from tests.corpus.canned import Canned, as_json
+from tests.corpus.canned import Canned, as_json, ok
 from tests.corpus.sources import (
+    HISTORY,
     NOTION_SEARCH,
     SEARCH,
+    SLACK_CHANNEL_ID,
+    SLACK_DAY,
+    SLACK_USER,
     WORKLOGS,
     adf,
     comment,
     comment_page,
     drop,
     edit,
+    history,
     issue,
     jira_id,
+    message,
     notion_block,
     notion_children,
     notion_id,
@@ -45,6 +52,7 @@ from tests.corpus.sources import (
     notion_search,
     search,
     search_page,
+    slack_error,
     worklog,
     worklogs,
 )
@@ -502,4 +510,49 @@ NOTION_CASES = [
           "ingested", ids=[nt(1)], check=_text_has(nt(1), "half \ufffd here")),
 ]  # fmt: skip
 
-CASES: list[Case] = [*JIRA_CASES, *TEMPO_CASES, *NOTION_CASES]
+
+def _error_names(*needles: str) -> Check:
+    def check(ran: Ran) -> None:
+        assert ran.error is not None and all(n in str(ran.error) for n in needles), (needles, ran.error)
+
+    return check
+
+
+_m1, _m2 = message(1), message(2, text="Second <@U0NOBODY1> message")
+_slack_day = [SLACK_DAY]
+SLACK_CASES = [
+    _case("slack_ok_false_invalid_auth", "slack", slack_error("invalid_auth"), "error", error=AuthError,
+          check=_error_names("SLACK_BOT_TOKEN", "invalid_auth")),
+    _case("slack_ok_false_token_revoked", "slack", slack_error("token_revoked"), "error", error=AuthError,
+          check=_error_names("SLACK_BOT_TOKEN", "token_revoked")),
+    _case("slack_ok_false_missing_scope", "slack",
+          ok(HISTORY, {"ok": False, "error": "missing_scope", "needed": "groups:history", "provided": "channels:read"}),
+          "error", error=AuthError, check=_error_names("SLACK_BOT_TOKEN", "groups:history")),
+    _case("slack_ok_false_invalid_ts_oldest", "slack", slack_error("invalid_ts_oldest"), "error", error=SlackApiError,
+          check=_error_names("invalid_ts_oldest", "conversations.history")),
+    _case("slack_ok_false_without_a_code", "slack", ok(HISTORY, {"ok": False}), "error", error=SlackApiError,
+          check=_error_names("unknown_error")),
+    _case("slack_ok_false_ratelimited_then_page", "slack", [slack_error("ratelimited"), history([_m1])], "ingested",
+          ids=_slack_day),
+    _case("slack_ok_false_internal_error_then_page", "slack", [slack_error("internal_error"), history([_m1])],
+          "ingested", ids=_slack_day),
+    _case("slack_html_200", "slack", html(HISTORY), "error", error=MalformedResponseError),
+    _case("slack_messages_is_a_string", "slack", raw(HISTORY, as_json({"ok": True, "messages": "x"})), "error",
+          error=MalformedResponseError),
+    _case("slack_has_more_without_cursor", "slack", history([_m1], has_more=True), "error", error=PaginationError),
+    _case("slack_repeated_cursor", "slack",
+          [history([_m1], cursor="bmV4dA=="), history([_m2], cursor="bmV4dA==", query={"cursor": "bmV4dA=="})],
+          "error", error=PaginationError),
+    _case("slack_message_without_ts", "slack", history([_m1, {k: v for k, v in _m2.items() if k != "ts"}]),
+          "failure", ids=_slack_day, failed=[f"slack:{SLACK_CHANNEL_ID}:2026-06-01"],
+          check=_reasons_name("unreadable message")),
+    _case("slack_unknown_users", "slack", history([_m1, _m2]), "ingested", ids=_slack_day,
+          check=_text_has(SLACK_DAY, f"{SLACK_USER}: Corpus message 1", "Second @U0NOBODY1 message")),
+    _case("slack_lone_surrogate_text", "slack", history([message(1, text="tea \ud83d time")]), "ingested",
+          ids=_slack_day, check=_text_has(SLACK_DAY, "tea \ufffd time", absent=("\ud83d",))),
+    _case("slack_housekeeping_only", "slack",
+          history([message(1, subtype="channel_join", text=f"<@{SLACK_USER}> has joined the channel")]), "ingested"),
+]  # fmt: skip
+
+
+CASES: list[Case] = [*JIRA_CASES, *TEMPO_CASES, *NOTION_CASES, *SLACK_CASES]

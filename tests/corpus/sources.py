@@ -10,15 +10,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Partition, Window, epoch_ms
 from connectors.http import RetryPolicy
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.notion import NotionConfig, NotionConnector
+from connectors.slack import SlackConfig, SlackConnector
+from connectors.slack_mapping import ts_of
 from connectors.tempo import TempoConfig, TempoConnector
 from core.settings import Settings
+from sandbox.context import EPOCH
+from sandbox.slack.corpus import SlackCorpus
 from tests.corpus.canned import BASE_URL_MARK, Canned, ok
 
 __all__ = [
@@ -341,4 +345,58 @@ def notion_children(parent_id: str, blocks: list[Any]) -> Canned:
     return ok(f"/v1/blocks/{parent_id}/children", notion_list(blocks), listing=False)
 
 
-SOURCES: dict[str, Source] = {source.api: source for source in (JIRA, TEMPO, NOTION)}
+# -- Slack -----------------------------------------------------------------------------------------------------
+
+
+def _slack(settings: Settings) -> SlackConnector:
+    return SlackConnector(SlackConfig.from_settings(settings, rate_per_s=1000.0, retry=NO_SLEEP))
+
+
+SLACK_CHANNEL = "general"  # the sandbox's #general has messages after July 2026 (the "everything else" slice)
+
+
+def _slack_partitions(connector: SlackConnector) -> list[Partition]:
+    # Slack slices a channel at Jan 1 / Jul 1: June 2026 is the bad slice, July → November the rest.
+    found = connector.partitions(Window(start=BAD_START, end=_END), channels=[SLACK_CHANNEL])
+    assert [p.start for p in found] == [BAD_START, _SPLIT], found
+    return found
+
+
+SLACK = Source(
+    api="slack",
+    display="Slack",
+    build=_slack,
+    partitions=_slack_partitions,
+    pin={"query": {"oldest": ts_of(BAD_START - timedelta(microseconds=1))}},
+)
+
+HISTORY = "/conversations.history"
+SLACK_USER = "U0CORPUS01"  # unknown to the sandbox: users.info answers user_not_found, the id stands for the name
+
+
+def message(n: int, **fields: Any) -> dict[str, Any]:
+    """A plain top-level message on June 15, 2026 (inside the bad slice), ``n`` seconds after 10:00 UTC."""
+    raw: dict[str, Any] = {"type": "message", "user": SLACK_USER, "text": f"Corpus message {n}",
+                           "ts": f"{1781517600 + n}.000100", "team": "T0SANDBOX01"}  # fmt: skip
+    raw.update(fields)
+    return raw
+
+
+def history(messages: list[Any], *, cursor: str = "", has_more: bool | None = None, **kwargs: Any) -> Canned:
+    """One ``conversations.history`` page of the bad slice (page 2+ are matched on their ``cursor``)."""
+    body = {"ok": True, "messages": messages, "has_more": bool(cursor) if has_more is None else has_more,
+            "response_metadata": {"next_cursor": cursor}}  # fmt: skip
+    return ok(HISTORY, body, **kwargs)
+
+
+def slack_error(code: str, **kwargs: Any) -> Canned:
+    """Slack's error answer: HTTP 200, ``ok: false``."""
+    return ok(HISTORY, {"ok": False, "error": code}, **kwargs)
+
+
+# #general of the session sandbox (seed 42): the corpus builds channels eagerly and cheaply, messages lazily.
+SLACK_CHANNEL_ID = SlackCorpus(42, 0.01, EPOCH).channels[0].id
+SLACK_DAY = f"slack:{SLACK_CHANNEL_ID}:2026-06-15"
+
+
+SOURCES: dict[str, Source] = {source.api: source for source in (JIRA, TEMPO, NOTION, SLACK)}

@@ -101,6 +101,29 @@ clock, so it holds only the canned pages; the other partition re-reads real page
 - ``notion_title_property_renamed`` — the title property named "Task" → its text is the title.
 - ``notion_mention_without_text_content`` — mention and equation items (no ``text.content``) → their ``plain_text``.
 - ``notion_lone_surrogate_text`` — a ``\\ud83d`` escape alone in a block → ingested with U+FFFD.
+Slack (``GET conversations.history`` of #general, June 2026; errors are HTTP 200 with ``ok: false``):
+
+- ``slack_ok_false_invalid_auth``, ``slack_ok_false_token_revoked`` → error AuthError naming ``SLACK_BOT_TOKEN``
+  and the code (never retried).
+- ``slack_ok_false_missing_scope`` — with ``needed: groups:history`` → error AuthError naming the scope.
+- ``slack_ok_false_invalid_ts_oldest`` → error SlackApiError (a RejectedRequestError) naming the code and method.
+  (``not_in_channel``/``channel_not_found`` are not errors: the channel is reported as skipped,
+  tests/connectors/test_slack_sandbox.py.)
+- ``slack_ok_false_without_a_code`` — ``{"ok": false}`` alone → error SlackApiError (``unknown_error``).
+- ``slack_ok_false_ratelimited_then_page`` — ``error: ratelimited`` in an HTTP 200, then a page → ingested (the
+  request waited and was retried).
+- ``slack_ok_false_internal_error_then_page`` — ``internal_error`` then a page → ingested (retried as transient).
+- ``slack_html_200`` — an HTML page with HTTP 200 → error MalformedResponseError (after 3 attempts).
+- ``slack_messages_is_a_string`` — ``"messages": "x"`` → error MalformedResponseError (never "no messages").
+- ``slack_has_more_without_cursor`` — ``has_more: true`` with an empty ``next_cursor`` → error PaginationError.
+- ``slack_repeated_cursor`` — page 2 hands back page 1's cursor → error PaginationError.
+- ``slack_message_without_ts`` — a message without ``ts`` → failure ``slack:<channel>:<the slice's first day>``
+  ("unreadable message"); the day document of the other message lands.
+- ``slack_unknown_users`` — authors and ``<@U…>`` mentions ``users.info`` does not know (``user_not_found``) →
+  ingested; the id stands for the name (``@U0NOBODY1``).
+- ``slack_lone_surrogate_text`` — a ``\\ud83d`` escape alone in a message → ingested as U+FFFD.
+- ``slack_housekeeping_only`` — a slice whose only message is a ``channel_join`` → ingested: nothing (a genuine
+  empty result: housekeeping is not content).
 """
 
 from __future__ import annotations
@@ -156,7 +179,7 @@ def _fetch(connector: Any, partition: Partition) -> tuple[list[Document], list[F
 def test_bad_input_ends_as_documented(case: Case, corpus_sandbox: RunningSandbox, tmp_path: Path) -> None:
     sb = corpus_sandbox
     source = SOURCES[case.api]
-    api_env = {k.lower(): v for k, v in sb.env.items() if k.startswith(("JIRA_", "TEMPO_", "NOTION_"))}
+    api_env = {k.lower(): v for k, v in sb.env.items() if k.startswith(("JIRA_", "TEMPO_", "NOTION_", "SLACK_"))}
     settings = make_settings(sb, tmp_path, **api_env)
     connector = source.build(settings)
     try:

@@ -30,7 +30,8 @@ from tests.deploy.deploy_helpers import FAKE_TOKENS
 from tests.flows.flow_helpers import simulator_env
 
 EXPECTED_AUTOMATIONS = [
-    FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo", "backfill-stale-notion"
+    FAILURE_AUTOMATION, COVERAGE_AUTOMATION, "backfill-stale-jira", "backfill-stale-tempo", "backfill-stale-notion",
+    "backfill-stale-slack",
 ]  # fmt: skip
 
 

@@ -19,9 +19,9 @@ LAST_SUCCESS = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def seeded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A BACKFILL_HOME whose jira, tempo and notion all last succeeded at LAST_SUCCESS."""
+    """A BACKFILL_HOME whose jira, tempo, notion and slack all last succeeded at LAST_SUCCESS."""
     backend = LocalStateBackend(tmp_path)
-    for source, docs in (("jira", 120), ("tempo", 40), ("notion", 30)):
+    for source, docs in (("jira", 120), ("tempo", 40), ("notion", 30), ("slack", 30)):
         state = SourceState(source=source)
         state.commit(
             window_end=LAST_SUCCESS - timedelta(hours=1),
@@ -39,6 +39,7 @@ def seeded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("BACKFILL_FRESHNESS_JIRA_HOURS", raising=False)
     monkeypatch.setenv("BACKFILL_FRESHNESS_TEMPO_HOURS", "48")
     monkeypatch.setenv("BACKFILL_FRESHNESS_NOTION_HOURS", "48")
+    monkeypatch.setenv("BACKFILL_FRESHNESS_SLACK_HOURS", "48")
     return tmp_path
 
 
@@ -57,6 +58,7 @@ def test_coverage_passes_while_every_source_is_fresh(deploy_server: PrefectServe
         "jira": "fresh",
         "tempo": "fresh",
         "notion": "fresh",
+        "slack": "fresh",
     }
     assert "| jira | fresh |" in _latest_markdown("backfill-coverage-report")
 

@@ -53,6 +53,18 @@ EXPECTED = {
     "backfill-prune/notion-prune": {
         "tags": {"backfill", "notion", "prune"}, "cron": "30 5 * * 0", "parameters": {"source": "notion"},
     },
+    "slack-backfill/slack-sync": {"tags": {"backfill", "slack"}, "cron": "25 */2 * * *", "parameters": {}},
+    "slack-backfill/slack-backfill": {
+        "tags": {"backfill", "slack", "adhoc"},
+        "cron": None,
+        "parameters": {
+            "days_back": None, "since": None, "full": False, "channels": None, "include_archived": False,
+            "thread_lookback_days": 30, "resume": True,
+        },
+    },
+    "backfill-prune/slack-prune": {
+        "tags": {"backfill", "slack", "prune"}, "cron": "30 6 * * 0", "parameters": {"source": "slack"},
+    },
     "backfill-coverage/coverage": {"tags": {"backfill-ops", "coverage"}, "cron": "5 * * * *", "parameters": {}},
 }  # fmt: skip
 

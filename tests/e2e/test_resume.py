@@ -120,3 +120,39 @@ def test_killed_notion_run_resumes_exactly_once(phase: str, prefect_server: str,
         vector_ids = pinecone_ids(sb, "notion:")
         assert len(vector_ids) == len(set(vector_ids))
         assert sorted({v.rsplit("#", 1)[0] for v in vector_ids}) == sorted(f"notion:{p}" for p in pages)
+
+
+def test_killed_slack_run_resumes_without_refetching_or_duplicating(prefect_server: str, tmp_path: Path) -> None:
+    """Slack, killed mid-fetch: every partition fetch asks ``conversations.info`` once, which counts the refetches."""
+    from tests.flows.slack_helpers import channels, expected_documents
+
+    run = [BACKFILL, "run", "slack", "--full", "--json"]
+    with own_sandbox(seed=11, scale=0.05, profile="none", overrides={"slack": {"latency_ms": 120.0}}) as sb:
+        home = tmp_path / "home"
+        env = {
+            **os.environ,
+            **sb.env,
+            **simulator_env(sb),
+            "BACKFILL_HOME": str(home),
+            "PREFECT_API_URL": prefect_server,
+        }
+        killed = subprocess.Popen(run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while not PHASES["mid-fetch"](sb, home):
+            assert killed.poll() is None, "the run ended before reaching mid-fetch"
+            assert time.monotonic() < deadline, "never reached mid-fetch"
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        finished = len(list((home / "results").glob("*")))
+        before = _seen(sb, "conversations.info")
+
+        rerun = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "verified"
+        assert _seen(sb, "conversations.info") - before <= summary["partitions"] - finished
+        vector_ids = pinecone_ids(sb, "slack:")
+        assert len(vector_ids) == len(set(vector_ids))
+        readable = {c["id"] for c in channels(sb) if c["is_member"] and not c["is_archived"]}
+        assert {v.rsplit("#", 1)[0] for v in vector_ids} == set(expected_documents(sb, readable))

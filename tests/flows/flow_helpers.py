@@ -25,6 +25,7 @@ def simulator_env(sb: RunningSandbox) -> dict[str, str]:
         "JIRA_RATE_PER_S": "500",
         "TEMPO_RATE_PER_S": "500",
         "NOTION_RATE_PER_S": "500",
+        "SLACK_RATE_PER_S": "500",
     }
 
 

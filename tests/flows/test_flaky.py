@@ -55,3 +55,25 @@ def test_full_notion_backfill_completes_under_the_flaky_profile(prefect_server: 
     assert docs == {f"notion:{p}" for p in pages}
     assert watermark is not None
     assert sum(n for key, n in injected.items() if key.startswith("notion ")) > 0, "no fault was injected"
+
+
+def test_full_slack_backfill_completes_under_the_flaky_profile(prefect_server: str, tmp_path: Path) -> None:
+    from flows.slack import slack_backfill
+    from tests.flows.slack_helpers import channels, expected_documents
+
+    apis = ("slack", "openai", "pinecone")
+    with own_sandbox(seed=5, scale=0.05, profile="flaky", overrides={api: FAST for api in apis}) as sb:
+        env = {**sb.env, **simulator_env(sb), "BACKFILL_HOME": str(tmp_path / "home")}
+        with exported(env):
+            slack = slack_backfill(full=True)
+            watermark = LocalStateBackend(load_settings().backfill_home).load("slack").watermark
+        injected = sb.app.state.faults.injected
+        sb.control("faults", {"profile": "none"})  # the oracle reads without faults
+        readable = {c["id"] for c in channels(sb) if c["is_member"] and not c["is_archived"]}
+        expected = set(expected_documents(sb, readable))
+        docs = {v.rsplit("#", 1)[0] for v in pinecone_ids(sb, "slack:")}
+
+    assert slack["status"] == "verified"
+    assert docs == expected
+    assert watermark is not None
+    assert sum(n for key, n in injected.items() if key.startswith("slack ")) > 0, "no fault was injected"

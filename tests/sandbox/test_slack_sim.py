@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,34 @@ def test_control_changes_are_visible_and_exact(fresh_sandbox) -> None:
     assert thread.json()["messages"][0]["latest_reply"] == late["ts"]
     assert edited["edited"]["ts"].startswith(str(int(fresh_sandbox.ctx.clock.now().timestamp())))
     assert refused == {"ok": False, "error": "invalid_auth"}
+
+
+def test_conversations_members_pages_and_includes_the_bot(fresh_sandbox: RunningSandbox) -> None:
+    with _client(fresh_sandbox) as client:
+        channel = next(c for c in _channels(client) if c["is_private"])["id"]
+        first = client.get("/conversations.members", params={"channel": channel, "limit": 2}).json()
+        rest = client.get(
+            "/conversations.members", params={"channel": channel, "cursor": first["response_metadata"]["next_cursor"]}
+        ).json()
+        missing = client.get("/conversations.members", params={"channel": "C0NOPE"}).json()
+    members = first["members"] + rest["members"]
+    assert len(first["members"]) == 2 and rest["response_metadata"]["next_cursor"] == ""
+    assert len(members) == len(set(members)) >= 4 and "U0BACKFILL1" in members
+    assert missing == {"ok": False, "error": "channel_not_found"}
+
+
+def test_a_backdated_post_sits_in_history_at_its_age(fresh_sandbox: RunningSandbox) -> None:
+    posted = fresh_sandbox.control("slack/post_message", {"days_ago": 20, "text": "twenty days ago"})
+    age = fresh_sandbox.ctx.clock.now().timestamp() - float(posted["ts"])
+    assert abs(age - 20 * 86400) < 5
+
+
+def test_the_tier1_minute_can_be_shortened_for_tests() -> None:
+    overrides = {"slack": {"quota": True, "non_marketplace": True, "tier1_period_s": 0.2}}
+    with start_sandbox(seed=42, scale=0.01, overrides=overrides) as sb, _client(sb) as client:
+        channel = _channels(client)[0]["id"]
+        first = client.get("/conversations.history", params={"channel": channel})
+        second = client.get("/conversations.history", params={"channel": channel})
+        time.sleep(0.25)
+        third = client.get("/conversations.history", params={"channel": channel})
+    assert [first.status_code, second.status_code, third.status_code] == [200, 429, 200]
