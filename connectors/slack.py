@@ -167,11 +167,15 @@ class SlackConnector(SlackApi):
         return found
 
     def refetch_partitions(self, doc_ids: Sequence[str], since: datetime | None, window: Window) -> list[Partition]:
-        """One partition per (channel, UTC day) a failed document is anchored on: its id carries both."""
+        """One partition per (channel, UTC day) a failed document is anchored on: its id carries both.
+
+        Days inside the window too: an incremental window's partitions emit only what changed since its start, so
+        an unchanged failed document there would otherwise be taken as deleted. Read twice, it is the same copy.
+        """
         days: set[tuple[str, datetime]] = set()
         for doc_id in doc_ids:
             parsed = parse_doc_id(doc_id)
-            if parsed is not None and parsed[1] < day_start(window.start):
+            if parsed is not None and parsed[1] < window.end:
                 days.add(parsed)
         return [
             Partition(source=self.source, scope=channel, start=day, end=day + timedelta(days=1))

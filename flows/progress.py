@@ -38,11 +38,13 @@ def forwarded_logs(name: str, level: int = logging.INFO) -> Iterator[None]:
     """Show the stdlib logger ``name`` (connectors log without Prefect) in the run's log and on the terminal."""
     logger = logging.getLogger(name)
     handler = _ToRunLogger(level)
-    previous = logger.level
+    previous, propagated = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(min(level, previous) if previous else level)
+    logger.propagate = False  # the run logger prints it once; the root's console handler must not print it again
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+        logger.propagate = propagated

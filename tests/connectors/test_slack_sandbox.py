@@ -129,7 +129,7 @@ def test_refetch_reads_the_days_the_failed_ids_name(sb: RunningSandbox) -> None:
             ["slack:C1:2025-03-04", "slack:C1:1741132800.000100", "slack:C2:2026-10-15", "jira:1"], None, window
         )
     assert [(p.scope, p.start.date().isoformat(), (p.end - p.start).days) for p in plan] == [
-        ("C1", "2025-03-04", 1), ("C1", "2025-03-05", 1)
+        ("C1", "2025-03-04", 1), ("C1", "2025-03-05", 1), ("C2", "2026-10-15", 1)
     ]  # fmt: skip
 
 
