@@ -47,7 +47,7 @@ EXPECTED = {
     "notion-backfill/notion-sync": {"tags": {"backfill", "notion"}, "cron": "25 */3 * * *", "parameters": {}},
     "notion-backfill/notion-backfill": {
         "tags": {"backfill", "notion", "adhoc"},
-        "cron": None,
+        "cron": "30 2 * * 6",  # weekly full run (its schedule's parameters: full=true)
         "parameters": {"days_back": None, "since": None, "full": False, "resume": True},
     },
     "backfill-prune/notion-prune": {
@@ -83,6 +83,12 @@ def test_deployment_has_its_schedule_parameters_and_tags(deployed: subprocess.Co
     assert deployment.work_pool_name == WORK_POOL
     crons = [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules]
     assert crons == ([(want["cron"], "UTC", True)] if want["cron"] else [])
+
+
+def test_notion_runs_a_full_read_every_week(deployed: subprocess.CompletedProcess[str]) -> None:
+    # Search is not exhaustive: only a full run walks the page tree and finds the pages it omits.
+    [schedule] = _read("notion-backfill/notion-backfill").schedules
+    assert schedule.parameters == {"full": True}
 
 
 def test_only_the_coverage_deployment_lacks_the_backfill_tag(deployed: subprocess.CompletedProcess[str]) -> None:
