@@ -190,6 +190,8 @@ def _run_source_command(spec: SourceSpec) -> Callable[..., None]:
     own = [
         _option(o.param, list[str] | None, None, typer.Option(o.option, help=o.help))
         if o.repeatable
+        else _option(o.param, int | None, None, typer.Option(o.option, min=0, help=o.help))
+        if o.integer
         else _option(o.param, bool, False, typer.Option(o.option, help=o.help))
         for o in spec.filters
     ]

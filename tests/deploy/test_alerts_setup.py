@@ -82,7 +82,7 @@ def test_a_changed_threshold_updates_the_automation_in_place(
 
 def test_each_source_has_a_proactive_automation_on_its_freshness_threshold(alerts_setup: dict[str, Any]) -> None:
     found = _automations()
-    for source in ("jira", "tempo"):
+    for source in ("jira", "tempo", "notion", "slack"):
         [automation] = found[stale_automation_name(source)]
         trigger = automation.trigger
         assert trigger.posture == Posture.Proactive
