@@ -4,8 +4,10 @@ threads; each reply lands in its thread's document only."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +31,7 @@ def _probe(text: str) -> str:
 
 
 def test_full_backfill_holds_every_message_once_and_lists_skipped_channels(
-    slack_env: dict[str, str], fresh_sandbox: RunningSandbox
+    slack_env: dict[str, str], fresh_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     summary = slack_backfill(full=True, include_archived=True)
 
@@ -66,6 +68,20 @@ def test_full_backfill_holds_every_message_once_and_lists_skipped_channels(
     hits = search_index("deploy", source="slack", top_k=5, where={"channel_name": str(private["channel_name"])})
     assert hits and {h["doc_id"].split(":")[1] for h in hits} == {private["channel_id"]}
     assert search_index("deploy", source="slack", where={"channel_private": "true", "channel_name": "no-such"}) == []
+
+    # `backfill search --as`: grants derived from membership (channel_members) let a member of the private channel
+    # find its documents; a principal granted only the public channels never sees them.
+    public = sorted({f"slack:channel:{m['channel_id']}" for m in meta.values() if not m["channel_private"]})
+    member = str(private["channel_members"][0])
+    grants = {member: [*public, f"slack:channel:{private['channel_id']}"], "outsider": public}
+    grants_file = tmp_path / "grants.json"
+    grants_file.write_text(json.dumps(grants))
+    monkeypatch.setenv("BACKFILL_GRANTS_FILE", str(grants_file))
+    query = str(private["title"])
+    found = search_index(query, source="slack", top_k=50, principal=member)
+    assert any(h["doc_id"].split(":")[1] == private["channel_id"] for h in found), query
+    hidden = search_index(query, source="slack", top_k=50, principal="outsider")
+    assert hidden and all(h["doc_id"].split(":")[1] != private["channel_id"] for h in hidden)
 
 
 def test_late_replies_land_in_their_threads_within_the_lookback(
