@@ -90,7 +90,8 @@ class NotionSim:
                     request_id,
                 )
             auth = request.headers.get("authorization", "")
-            if auth != f"Bearer {NOTION_TOKEN}" or self.auth_fail:
+            # The sandbox token, or any token that extends it (tests use marker tokens to prove secrets never leak).
+            if not auth.startswith(f"Bearer {NOTION_TOKEN}") or self.auth_fail:
                 return _error(401, "unauthorized", "API token is invalid.", request_id)
             body: dict[str, Any] = {}
             if request.method in ("POST", "PATCH"):

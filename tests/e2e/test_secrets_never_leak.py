@@ -109,6 +109,54 @@ def test_marker_tokens_never_leak_from_source_runs(
         assert marker not in logs, "a secret leaked into Prefect logs"
 
 
+SLACK_MARKER = "xoxb-sandbox-0000000000-backfill-MARKER-s5m1"  # accepted: it extends the sandbox token
+NOTION_MARKER = "secret_sandboxNotionIntegrationToken0000000000MARKER-n2v9"
+CHAT_MARKERS = ("MARKER-s5m1", "MARKER-n2v9", *MARKERS)
+
+
+def test_marker_tokens_never_leak_from_slack_and_notion_runs(
+    prefect_server: str, fresh_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Slack and Notion runs — verified, and rejected (Slack's ``ok:false`` in a 200, Notion's 401) — leave no token
+    in the output, the files under BACKFILL_HOME, Prefect's artifacts or its logs."""
+    env = {
+        **fresh_sandbox.env,
+        "SLACK_BOT_TOKEN": SLACK_MARKER,
+        "NOTION_TOKEN": NOTION_MARKER,
+        "OPENAI_API_KEY": OPENAI_MARKER,
+        "PINECONE_API_KEY": PINECONE_MARKER,
+        "BACKFILL_HOME": str(tmp_path / "home"),
+        "PREFECT_API_URL": prefect_server,
+        "BACKFILL_STORE": "pinecone",
+        "BACKFILL_EMBEDDER": "openai",
+        "SLACK_RATE_PER_S": "500",
+        "NOTION_RATE_PER_S": "500",
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+    }
+    fresh_sandbox.control("pinecone/reset", {})
+    slack = run_cli(["run", "slack", "--full", "--include-archived", "--json"], env)
+    assert slack.returncode == 0 and last_json(slack)["status"] == "verified", slack.stderr[-2000:]
+    notion = run_cli(["run", "notion", "--full", "--json"], env)
+    assert notion.returncode == 0 and last_json(notion)["status"] == "verified", notion.stderr[-2000:]
+    bad_slack = run_cli(["run", "slack", "--json"], {**env, "SLACK_BOT_TOKEN": "xoxb-bad-MARKER-s5m1"})
+    assert bad_slack.returncode != 0 and "SLACK_BOT_TOKEN" in last_json(bad_slack)["error"]
+    bad_notion = run_cli(["run", "notion", "--json"], {**env, "NOTION_TOKEN": "secret_bad-MARKER-n2v9"})
+    assert bad_notion.returncode != 0 and "NOTION_TOKEN" in last_json(bad_notion)["error"]
+
+    runs = (("Slack", slack), ("Notion", notion), ("rejected Slack", bad_slack), ("rejected Notion", bad_notion))
+    for name, result in runs:
+        for marker in CHAT_MARKERS:
+            assert marker not in result.stdout + result.stderr, f"a secret leaked into the output of the {name} run"
+    files = _files_under(tmp_path)
+    with get_client(sync_client=True) as client:
+        artifacts = "".join(str(a.data) + str(a.description) for a in _every(client.read_artifacts))
+        logs = "".join(log.message for log in _every(client.read_logs))
+    for marker in CHAT_MARKERS:
+        assert marker not in files, "a secret leaked into files under BACKFILL_HOME (results, state, spool)"
+        assert marker not in artifacts, "a secret leaked into Prefect artifacts"
+        assert marker not in logs, "a secret leaked into Prefect logs"
+
+
 def _every(read: Any) -> list[Any]:
     """Every record of a paged Prefect read (logs, artifacts), not just the first page."""
     items: list[Any] = []
