@@ -17,7 +17,7 @@ from backfill.running import run_source_flow
 from connectors.registry import SOURCES, SourceSpec, freshness_defaults
 from core.report import RunSummary
 
-__all__ = ["DEMO_QUERIES", "DEMO_SCALE", "distinct_documents", "run_demo"]
+__all__ = ["DEMO_QUERIES", "DEMO_SCALE", "run_demo"]
 
 # ~150 Jira issues and ~240 Tempo worklogs: about a thousand chunks, which the local model embeds in well under
 # the 5-minute budget on 2 cores (it does ~60 chunks/s).
@@ -98,13 +98,5 @@ def _print_searches(console: Console) -> None:
 
     for query in DEMO_QUERIES:
         console.print(f"\n[bold]search:[/] {query!r}")
-        for hit in distinct_documents(search_index(query, top_k=12), 3):
+        for hit in search_index(query, top_k=3):
             console.print(f"  {hit['score']:.3f}  [{hit['source']}] {hit['title']}  {hit['url']}", highlight=False)
-
-
-def distinct_documents(hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """The best chunk of each document, best first, at most ``limit``: a long thread's chunks are one result."""
-    best: dict[str, dict[str, Any]] = {}
-    for hit in hits:
-        best.setdefault(str(hit["doc_id"] or hit["id"]), hit)
-    return list(best.values())[:limit]
